@@ -1,0 +1,147 @@
+package notice
+
+import (
+	"net/netip"
+	"strings"
+	"unicode/utf8"
+
+	"golang.org/x/net/idna"
+	"golang.org/x/net/publicsuffix"
+)
+
+// hostProfile is the IDNA profile DESIGN.md names for host identifiers:
+// UTS #46 lookup mapping (case folding, full-width forms, ideographic full
+// stops), STD3 rules, label validation, the Bidi rule, non-transitional
+// processing (ß and ς stay themselves). A Profile is immutable, so sharing
+// it is not mutable state.
+var hostProfile = idna.New(idna.MapForLookup(), idna.BidiRule(), idna.Transitional(false))
+
+const (
+	maxHostInput = 1024 // messy input bound: more can never normalise to 253 octets of labels
+	maxHostLen   = 253  // RFC 1035 §2.3.4, without the root dot
+	maxLabelLen  = 63
+)
+
+// Host returns the normal form of a host or domain name: surrounding space
+// trimmed, IDNA A-labels in lower case, one trailing dot dropped. It refuses
+// empty labels, names over 253 octets or with labels over 63, single-label
+// names, IP literals, labels IDNA refuses, and underscore labels such as
+// "_dmarc.example.com" (see the package comment). Whether a host is a bare
+// public suffix is a separate question ([IsPublicSuffix]): it is refused
+// only as a notice subject.
+func Host(s string) (string, error) {
+	in := s
+	bad := func(reason string) (string, error) { return "", fieldErr("", in, reason) }
+	if !utf8.ValidString(s) {
+		return bad("is not valid UTF-8")
+	}
+	s = strings.TrimSpace(s)
+	switch {
+	case s == "":
+		return bad("is empty")
+	case len(s) > maxHostInput:
+		return bad("is too long for a host name")
+	case strings.HasPrefix(s, "["), isIPLiteral(s):
+		return bad("is an IP literal, not a host name")
+	}
+	a, err := hostProfile.ToASCII(s)
+	if err != nil {
+		return bad("is not a valid host name: " + err.Error())
+	}
+	a = strings.ToLower(a)
+	a = strings.TrimSuffix(a, ".")
+	if err := checkHostShape(a); err != "" {
+		return bad(err)
+	}
+	// The normal form must be a fixed point, or a notice written from it
+	// would fail validation elsewhere.
+	if b, err := hostProfile.ToASCII(a); err != nil || b != a {
+		return bad("has no stable normal form")
+	}
+	return a, nil
+}
+
+// checkHostShape checks the DNS-level rules IDNA's lookup profile leaves to
+// the caller, on a lower-case A-label name without trailing dot. It returns
+// the reason for refusal, or "".
+func checkHostShape(a string) string {
+	if a == "" {
+		return "is empty"
+	}
+	if len(a) > maxHostLen {
+		return "is longer than 253 octets"
+	}
+	labels := strings.Split(a, ".")
+	for _, l := range labels {
+		switch {
+		case l == "":
+			return "has an empty label"
+		case len(l) > maxLabelLen:
+			return "has a label longer than 63 octets"
+		}
+		for i := 0; i < len(l); i++ {
+			c := l[i]
+			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+				return "is not a valid host name: label " + l + " has a character outside a-z, 0-9, -"
+			}
+		}
+	}
+	if len(labels) < 2 {
+		return "is a single label; a host name needs at least two"
+	}
+	if isIPLiteral(a) || isNumericLabel(labels[len(labels)-1]) {
+		return "is an IP literal, not a host name"
+	}
+	return ""
+}
+
+// isIPLiteral reports whether s parses as an IP address (with or without a
+// zone).
+func isIPLiteral(s string) bool {
+	_, err := netip.ParseAddr(s)
+	return err == nil
+}
+
+// isNumericLabel reports whether a final label reads as a number to a URL
+// parser (WHATWG URL "ends in a number": decimal, or 0x hex), which would
+// make the whole name an IPv4 address in a browser.
+func isNumericLabel(l string) bool {
+	if l == "" {
+		return false
+	}
+	digits := l
+	hex := false
+	if len(l) >= 2 && l[0] == '0' && (l[1] == 'x' || l[1] == 'X') {
+		digits, hex = l[2:], true
+	}
+	for i := 0; i < len(digits); i++ {
+		c := digits[i]
+		if !(c >= '0' && c <= '9' || hex && (c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F')) {
+			return false
+		}
+	}
+	return true
+}
+
+// IsPublicSuffix reports whether host, in normal form, is itself a public
+// suffix under the Public Suffix List: a suffix under which anyone can
+// register names (com, co.uk, github.io). Such a name says nothing about one
+// customer, so it is refused as a notice subject.
+//
+// A name under an unknown top-level domain is not a public suffix unless it
+// is a single label (which [Host] already refuses).
+func IsPublicSuffix(host string) bool {
+	ps, _ := publicsuffix.PublicSuffix(host)
+	return ps == host
+}
+
+// RegistrableDomain returns the registrable domain (eTLD+1) of host, which
+// must be in normal form: "www.evil.co.uk" -> "evil.co.uk". It fails for a
+// public suffix.
+func RegistrableDomain(host string) (string, error) {
+	d, err := publicsuffix.EffectiveTLDPlusOne(host)
+	if err != nil {
+		return "", fieldErr("", host, "has no registrable domain (it is a public suffix)")
+	}
+	return d, nil
+}
