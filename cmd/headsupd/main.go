@@ -1,0 +1,98 @@
+// Command headsupd is the headsup hub: a gRPC server through which members
+// publish signed notices to a NATS JetStream log and subscribe to it.
+//
+// With no flags it serves on 127.0.0.1:7443 with an embedded NATS server
+// whose store lives in ./headsup-data, and reads the member directory from
+// ./directory.yaml (starting without one). Every flag also reads a
+// HEADSUP_* environment variable.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	cli "github.com/urfave/cli/v3"
+
+	"github.com/headsup-dev/headsup/internal/bus"
+	"github.com/headsup-dev/headsup/internal/hub"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := command().Run(ctx, os.Args); err != nil {
+		fmt.Fprintln(os.Stderr, "headsupd:", err)
+		os.Exit(1)
+	}
+}
+
+func command() *cli.Command {
+	d := hub.DefaultConfig()
+	return &cli.Command{
+		Name:  "headsupd",
+		Usage: "the headsup hub: verify, log and deliver signed abuse notices",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "listen", Value: d.Listen, Usage: "gRPC listen address", Sources: cli.EnvVars("HEADSUP_LISTEN")},
+			&cli.StringFlag{Name: "data", Value: d.DataDir, Usage: "data directory (embedded NATS store, lock, log state)", Sources: cli.EnvVars("HEADSUP_DATA")},
+			&cli.StringFlag{Name: "nats-url", Usage: "use this NATS server or cluster instead of the embedded one", Sources: cli.EnvVars("HEADSUP_NATS_URL")},
+			&cli.StringFlag{Name: "directory", Value: d.DirectoryPath, Usage: "member directory (YAML), reloaded on change", Sources: cli.EnvVars("HEADSUP_DIRECTORY")},
+			&cli.StringFlag{Name: "fsync", Value: "always", Usage: "embedded NATS disk sync: always (every write) or interval (faster; a power failure loses the last seconds)", Sources: cli.EnvVars("HEADSUP_FSYNC")},
+			&cli.DurationFlag{Name: "issued-at-window", Value: d.IssuedAtWindow, Usage: "largest accepted distance between a notice's issued_at and the hub's clock", Sources: cli.EnvVars("HEADSUP_ISSUED_AT_WINDOW")},
+			&cli.StringFlag{Name: "log-format", Value: "auto", Usage: "log format: json, text, or auto (text on a terminal)", Sources: cli.EnvVars("HEADSUP_LOG_FORMAT")},
+			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error", Sources: cli.EnvVars("HEADSUP_LOG_LEVEL")},
+		},
+		Action: func(ctx context.Context, cmd *cli.Command) error {
+			logger, err := newLogger(cmd.String("log-format"), cmd.String("log-level"))
+			if err != nil {
+				return err
+			}
+			cfg := d
+			cfg.Listen = cmd.String("listen")
+			cfg.DataDir = cmd.String("data")
+			cfg.NATSURL = cmd.String("nats-url")
+			cfg.DirectoryPath = cmd.String("directory")
+			cfg.IssuedAtWindow = cmd.Duration("issued-at-window")
+			cfg.Logger = logger
+			switch cmd.String("fsync") {
+			case "always":
+				cfg.Fsync = bus.FsyncAlways
+			case "interval":
+				cfg.Fsync = bus.FsyncInterval
+			default:
+				return fmt.Errorf("--fsync: %q is not one of always, interval", cmd.String("fsync"))
+			}
+			if err := hub.Run(ctx, cfg); err != nil {
+				// One line a person can act on, in the log and on stderr.
+				logger.Error("hub stopped", "err", err)
+				return err
+			}
+			return nil
+		},
+	}
+}
+
+func newLogger(format, level string) (*slog.Logger, error) {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level: %q is not one of debug, info, warn, error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lvl}
+	if format == "auto" {
+		format = "json"
+		if fi, err := os.Stderr.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+			format = "text"
+		}
+	}
+	switch format {
+	case "json":
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
+	case "text":
+		return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
+	}
+	return nil, errors.New("--log-format: " + fmt.Sprintf("%q", format) + " is not one of json, text, auto")
+}

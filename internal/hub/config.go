@@ -1,0 +1,97 @@
+package hub
+
+import (
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/headsup-dev/headsup/internal/bus"
+)
+
+// DefaultListen is the hub's default gRPC address: loopback, so that a hub
+// started with no flags is reachable only from its own machine until TLS and
+// call credentials are configured.
+const DefaultListen = "127.0.0.1:7443"
+
+// Config is everything Run needs. Zero durations take their defaults.
+type Config struct {
+	// Listen is the gRPC listen address ("127.0.0.1:0" picks a free port).
+	Listen string
+	// DataDir holds the embedded NATS store (when NATSURL is empty), its
+	// lock, and the hub's persisted log state.
+	DataDir string
+	// NATSURL, when set, is an existing NATS server or cluster to use
+	// instead of the embedded one.
+	NATSURL string
+	// DirectoryPath is the member directory (YAML). The hub starts without
+	// it, refuses to publish until it appears, and reloads it on change.
+	DirectoryPath string
+	// Fsync says when the embedded server syncs writes to disk.
+	Fsync bus.FsyncMode
+	// Replicas of the stream when the hub creates it (1 embedded).
+	Replicas int
+	// IssuedAtWindow bounds |iat - hub clock| at Publish, so nobody can
+	// backdate or predate a notice.
+	IssuedAtWindow time.Duration
+	// Heartbeat is the interval of subscription heartbeats.
+	Heartbeat time.Duration
+	// SubscriberBuffer is the number of entries buffered per subscription
+	// beyond what gRPC itself holds; a subscriber that lets it fill up is
+	// cut off with RESOURCE_EXHAUSTED.
+	SubscriberBuffer int
+	// ShutdownTimeout bounds the graceful stop of gRPC.
+	ShutdownTimeout time.Duration
+	// Logger receives structured logs; nil discards them.
+	Logger *slog.Logger
+	// Ready, if set, is called once with the listening address when the hub
+	// serves.
+	Ready func(addr net.Addr)
+	// Now is the hub's clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// DefaultConfig returns the configuration of `headsupd` with no flags.
+func DefaultConfig() Config {
+	return Config{
+		Listen:           DefaultListen,
+		DataDir:          "headsup-data",
+		DirectoryPath:    "directory.yaml",
+		Fsync:            bus.FsyncAlways,
+		Replicas:         1,
+		IssuedAtWindow:   5 * time.Minute,
+		Heartbeat:        15 * time.Second,
+		SubscriberBuffer: 256,
+		ShutdownTimeout:  5 * time.Second,
+	}
+}
+
+func (c *Config) withDefaults() {
+	d := DefaultConfig()
+	if c.Listen == "" {
+		c.Listen = d.Listen
+	}
+	if c.DataDir == "" {
+		c.DataDir = d.DataDir
+	}
+	if c.Replicas == 0 {
+		c.Replicas = d.Replicas
+	}
+	if c.IssuedAtWindow == 0 {
+		c.IssuedAtWindow = d.IssuedAtWindow
+	}
+	if c.Heartbeat == 0 {
+		c.Heartbeat = d.Heartbeat
+	}
+	if c.SubscriberBuffer == 0 {
+		c.SubscriberBuffer = d.SubscriberBuffer
+	}
+	if c.ShutdownTimeout == 0 {
+		c.ShutdownTimeout = d.ShutdownTimeout
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+}

@@ -1,0 +1,61 @@
+package hub
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/headsup-dev/headsup/internal/directory"
+)
+
+// directorySource gives the hub its current directory. A hub may start
+// before any directory exists (a newcomer's first run): it then waits for
+// the file to appear, and from then on the directory watcher reloads it on
+// change and keeps the last good version when an edit is bad.
+type directorySource struct {
+	path    string
+	logger  *slog.Logger
+	current atomic.Pointer[directory.Directory]
+	watcher atomic.Pointer[directory.Watcher]
+}
+
+func (d *directorySource) Current() *directory.Directory {
+	if w := d.watcher.Load(); w != nil {
+		return w.Current()
+	}
+	return nil
+}
+
+// run waits for the directory file, then watches it until ctx is done.
+func (d *directorySource) run(ctx context.Context) error {
+	const pollMissing = 2 * time.Second
+	var lastErr string
+	for {
+		w, err := directory.NewWatcher(d.path, d.logger)
+		if err == nil {
+			d.watcher.Store(w)
+			dir := w.Current()
+			d.logger.Info("member directory loaded", "path", d.path, "serial", dir.Serial, "members", len(dir.Members))
+			return w.Run(ctx)
+		}
+		// Say it once per distinct reason, not every poll.
+		if err.Error() != lastErr {
+			lastErr = err.Error()
+			if errors.Is(err, fs.ErrNotExist) {
+				d.logger.Warn("no member directory yet: publishing is refused until one exists; "+
+					"make keys with `headsup keygen --member ID --out keys` and paste the printed entries into the file",
+					"path", d.path)
+			} else {
+				d.logger.Error("member directory refused; publishing stays off until it loads", "path", d.path, "err", err)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(pollMissing):
+		}
+	}
+}

@@ -1,0 +1,141 @@
+package hub
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"golang.org/x/sync/errgroup"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/reflection"
+
+	headsupv1 "github.com/headsup-dev/headsup/api/headsup/v1"
+	"github.com/headsup-dev/headsup/internal/bus"
+	"github.com/headsup-dev/headsup/internal/envelope"
+)
+
+// maxRecvMsgSize leaves room for the envelope limit plus protobuf framing;
+// anything bigger is refused by gRPC before the hub reads it.
+const maxRecvMsgSize = envelope.MaxEnvelopeBytes + 4<<10
+
+// Run serves the hub until ctx is done, then shuts down in the order
+// DESIGN.md's Delivery section gives: mark not serving, end every
+// subscription with UNAVAILABLE, stop gRPC within ShutdownTimeout, close
+// the log, drain NATS and release the data directory lock.
+func Run(ctx context.Context, cfg Config) error {
+	cfg.withDefaults()
+	logger := cfg.Logger
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+
+	nc, closeNATS, err := connect(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer closeNATS()
+
+	log, err := bus.Open(ctx, nc, bus.LogConfig{
+		Replicas: cfg.Replicas,
+		StateDir: cfg.DataDir,
+		Logger:   logger,
+	})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := log.Close(); err != nil {
+			logger.Error("closing the log", "err", err)
+		}
+	}()
+
+	lis, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", cfg.Listen, err)
+	}
+
+	dirs := &directorySource{path: cfg.DirectoryPath, logger: logger}
+	stopping := make(chan struct{})
+	svc := &service{cfg: cfg, log: log, dir: dirs.Current, logs: logger, stopping: stopping}
+
+	srv := grpc.NewServer(grpc.MaxRecvMsgSize(maxRecvMsgSize))
+	headsupv1.RegisterHubServiceServer(srv, svc)
+	healthSrv := health.NewServer()
+	healthpb.RegisterHealthServer(srv, healthSrv)
+	reflection.Register(srv)
+	healthSrv.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	healthSrv.SetServingStatus(headsupv1.HubService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return dirs.run(gctx) })
+	g.Go(func() error {
+		if err := srv.Serve(lis); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+			return fmt.Errorf("grpc: %w", err)
+		}
+		return nil
+	})
+	logger.Info("hub serving", "listen", lis.Addr().String(), "log_id", log.ID(),
+		"data", cfg.DataDir, "nats", natsMode(cfg), "directory", cfg.DirectoryPath)
+	if cfg.Ready != nil {
+		cfg.Ready(lis.Addr())
+	}
+	g.Go(func() error {
+		<-gctx.Done()
+		logger.Info("hub stopping")
+		healthSrv.Shutdown()
+		close(stopping)
+		stopped := make(chan struct{})
+		go func() { srv.GracefulStop(); close(stopped) }()
+		// GracefulStop waits for every open stream; subscriptions end on
+		// `stopping`, but a stuck handler must not hold the process.
+		select {
+		case <-stopped:
+		case <-time.After(cfg.ShutdownTimeout):
+			logger.Warn("graceful stop timed out; closing remaining connections")
+			srv.Stop()
+			<-stopped
+		}
+		return nil
+	})
+	return g.Wait()
+}
+
+// connect returns the NATS connection: an embedded server in DataDir, or the
+// configured external one.
+func connect(ctx context.Context, cfg Config) (*nats.Conn, func(), error) {
+	if cfg.NATSURL != "" {
+		// Fail fast while NATS is unreachable instead of buffering
+		// publishes the client believes stored.
+		nc, err := nats.Connect(cfg.NATSURL, nats.ReconnectBufSize(-1), nats.MaxReconnects(-1), nats.Name("headsupd"))
+		if err != nil {
+			return nil, nil, fmt.Errorf("connect to NATS %s: %w", cfg.NATSURL, err)
+		}
+		return nc, func() {
+			if err := nc.Drain(); err != nil {
+				nc.Close()
+			}
+		}, nil
+	}
+	emb, err := bus.StartEmbedded(ctx, bus.EmbeddedConfig{
+		Dir:    cfg.DataDir,
+		Fsync:  cfg.Fsync,
+		Logger: cfg.Logger,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return emb.Conn(), emb.Shutdown, nil
+}
+
+func natsMode(cfg Config) string {
+	if cfg.NATSURL != "" {
+		return cfg.NATSURL
+	}
+	return "embedded"
+}

@@ -1,0 +1,547 @@
+package hub_test
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	headsupv1 "github.com/headsup-dev/headsup/api/headsup/v1"
+	"github.com/headsup-dev/headsup/internal/directory"
+	"github.com/headsup-dev/headsup/internal/envelope"
+	"github.com/headsup-dev/headsup/internal/hub"
+	"github.com/headsup-dev/headsup/internal/notice"
+)
+
+// member is a fictitious member with a notice key.
+type member struct {
+	id  string
+	key ed25519.PrivateKey
+	dir *directory.Member
+}
+
+func newMember(t *testing.T, id string, roles ...directory.Role) *member {
+	t.Helper()
+	k, priv, err := directory.NewKey(directory.UseNotice)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &member{id: id, key: priv, dir: &directory.Member{
+		ID: id, Name: id, AbuseContact: "abuse@" + id + ".example", Roles: roles, Keys: []*directory.Key{k},
+	}}
+}
+
+func writeDirectory(t *testing.T, path string, serial uint64, members ...*member) {
+	t.Helper()
+	d := &directory.Directory{Serial: serial, TestNetwork: true}
+	for _, m := range members {
+		d.Members = append(d.Members, m.dir)
+	}
+	b, err := directory.Marshal(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// testHub is a real hub with embedded NATS on a random loopback port.
+type testHub struct {
+	addr   string
+	client headsupv1.HubServiceClient
+	conn   *grpc.ClientConn
+	stop   func() error
+	clock  *clock
+	cfg    hub.Config
+}
+
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.now.IsZero() {
+		return time.Now()
+	}
+	return c.now
+}
+
+func (c *clock) Set(t time.Time) { c.mu.Lock(); c.now = t; c.mu.Unlock() }
+
+func startHub(t *testing.T, dataDir, dirPath string, tweak ...func(*hub.Config)) *testHub {
+	t.Helper()
+	clk := &clock{}
+	ready := make(chan net.Addr, 1)
+	cfg := hub.DefaultConfig()
+	cfg.Listen = "127.0.0.1:0"
+	cfg.DataDir = dataDir
+	cfg.DirectoryPath = dirPath
+	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	if testing.Verbose() {
+		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	cfg.Now = clk.Now
+	cfg.Ready = func(a net.Addr) { ready <- a }
+	for _, f := range tweak {
+		f(&cfg)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- hub.Run(ctx, cfg) }()
+	var addr net.Addr
+	select {
+	case addr = <-ready:
+	case err := <-done:
+		cancel()
+		t.Fatalf("hub did not start: %v", err)
+	case <-time.After(30 * time.Second):
+		cancel()
+		t.Fatal("hub did not start within 30s")
+	}
+	conn, err := grpc.NewClient(addr.String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &testHub{addr: addr.String(), client: headsupv1.NewHubServiceClient(conn), conn: conn, clock: clk, cfg: cfg}
+	var once sync.Once
+	var stopErr error
+	h.stop = func() error {
+		once.Do(func() {
+			conn.Close()
+			cancel()
+			stopErr = <-done
+		})
+		return stopErr
+	}
+	t.Cleanup(func() { _ = h.stop() })
+	return h
+}
+
+// setup starts a hub with a directory of two members, edgeshield (publish)
+// and voxhost (subscribe only).
+func setup(t *testing.T) (*testHub, *member, *member) {
+	t.Helper()
+	dir := t.TempDir()
+	edge := newMember(t, "edgeshield", directory.RolePublish, directory.RoleSubscribe)
+	vox := newMember(t, "voxhost", directory.RoleSubscribe)
+	dirPath := filepath.Join(dir, "directory.yaml")
+	writeDirectory(t, dirPath, 1, edge, vox)
+	h := startHub(t, filepath.Join(dir, "data"), dirPath)
+	waitDirectory(t, h, edge)
+	return h, edge, vox
+}
+
+// waitDirectory polls until the hub has loaded a directory that knows m.
+func waitDirectory(t *testing.T, h *testHub, m *member) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		env := seal(t, m, suspended(t, m.id, "probe.example"))
+		_, err := h.client.Publish(context.Background(), &headsupv1.PublishRequest{Envelope: env})
+		if status.Code(err) != codes.FailedPrecondition {
+			if err != nil {
+				t.Fatalf("probe publish: %v", err)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("hub never loaded the directory: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func suspended(t *testing.T, issuer, host string) *headsupv1.Notice {
+	t.Helper()
+	n := &headsupv1.Notice{
+		Issuer: issuer,
+		Kind:   headsupv1.NoticeKind_NOTICE_KIND_CUSTOMER_SUSPENDED,
+		Subject: &headsupv1.Entity{Label: host, Identifiers: []*headsupv1.Identifier{
+			{Value: &headsupv1.Identifier_Host{Host: host}},
+		}},
+		Reason:     "abusive-content:violence",
+		Summary:    "terminated for inciting violence",
+		Tlp:        headsupv1.Tlp_TLP_GREEN,
+		LegalBasis: &headsupv1.LegalBasis{Kind: headsupv1.LegalBasisKind_LEGAL_BASIS_KIND_TERMS_OF_SERVICE, Reference: "AUP 4.2"},
+	}
+	if err := notice.Fill(n, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if err := notice.Normalize(n, notice.Options{TestNetwork: true}); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func seal(t *testing.T, m *member, n *headsupv1.Notice) *headsupv1.Envelope {
+	t.Helper()
+	env, err := envelope.Seal(n, m.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return env
+}
+
+func publish(t *testing.T, h *testHub, env *headsupv1.Envelope) (*headsupv1.PublishResponse, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return h.client.Publish(ctx, &headsupv1.PublishRequest{Envelope: env})
+}
+
+func TestPublishStoresOnceAndRefusesConflicts(t *testing.T) {
+	h, edge, _ := setup(t)
+	n := suspended(t, edge.id, "chanboard.example")
+	env := seal(t, edge, n)
+	first, err := publish(t, h, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.Duplicate || first.Sequence == 0 || first.LogId == "" {
+		t.Fatalf("first publish = %v", first)
+	}
+	again, err := publish(t, h, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !again.Duplicate || again.Sequence != first.Sequence || !again.StoredAt.AsTime().Equal(first.StoredAt.AsTime()) {
+		t.Fatalf("retry = %v, want duplicate of %v", again, first)
+	}
+	// Same issuer and id, other bytes: a new salt.
+	other := suspended(t, edge.id, "chanboard.example")
+	other.Id = n.Id
+	_, err = publish(t, h, seal(t, edge, other))
+	if status.Code(err) != codes.AlreadyExists {
+		t.Fatalf("conflicting publish: %v, want AlreadyExists", err)
+	}
+	// Nothing was stored: the next notice takes the next sequence.
+	next, err := publish(t, h, seal(t, edge, suspended(t, edge.id, "other.example")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if next.Sequence != first.Sequence+1 {
+		t.Fatalf("next sequence %d, want %d", next.Sequence, first.Sequence+1)
+	}
+}
+
+func TestPublishRefusals(t *testing.T) {
+	h, edge, vox := setup(t)
+	good := func() *headsupv1.Notice { return suspended(t, edge.id, "chanboard.example") }
+	stranger := newMember(t, "stranger", directory.RolePublish)
+	tests := []struct {
+		name string
+		env  func() *headsupv1.Envelope
+		code codes.Code
+	}{
+		{"no envelope", func() *headsupv1.Envelope { return nil }, codes.InvalidArgument},
+		{"notice too large", func() *headsupv1.Envelope {
+			return &headsupv1.Envelope{Notice: make([]byte, notice.MaxNoticeBytes+1), Jws: "x"}
+		}, codes.InvalidArgument},
+		{"envelope too large", func() *headsupv1.Envelope {
+			return &headsupv1.Envelope{Notice: make([]byte, 1000), Jws: string(make([]byte, envelope.MaxEnvelopeBytes))}
+		}, codes.InvalidArgument},
+		{"garbage jws", func() *headsupv1.Envelope {
+			e := seal(t, edge, good())
+			e.Jws = "not.a.jws"
+			return e
+		}, codes.Unauthenticated},
+		{"unknown key", func() *headsupv1.Envelope { return seal(t, stranger, suspended(t, "stranger", "x.example")) }, codes.Unauthenticated},
+		{"digest mismatch", func() *headsupv1.Envelope {
+			e := seal(t, edge, good())
+			e.Notice = seal(t, edge, good()).Notice
+			return e
+		}, codes.Unauthenticated},
+		{"no publish role", func() *headsupv1.Envelope { return seal(t, vox, suspended(t, vox.id, "x.example")) }, codes.PermissionDenied},
+		{"issued too early", func() *headsupv1.Envelope {
+			n := good()
+			n.IssuedAt = timestamppb.New(time.Now().Add(-10 * time.Minute).Truncate(time.Second))
+			return seal(t, edge, n)
+		}, codes.InvalidArgument},
+		{"issued in the future", func() *headsupv1.Envelope {
+			n := good()
+			n.IssuedAt = timestamppb.New(time.Now().Add(10 * time.Minute).Truncate(time.Second))
+			return seal(t, edge, n)
+		}, codes.InvalidArgument},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := publish(t, h, tt.env())
+			if status.Code(err) != tt.code {
+				t.Fatalf("publish: %v, want %s", err, tt.code)
+			}
+		})
+	}
+}
+
+// subscribe collects n entries after the start event.
+func subscribe(t *testing.T, h *testHub, req *headsupv1.SubscribeRequest, n int) (*headsupv1.SubscribeStart, []*headsupv1.Entry) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	st, err := h.client.Subscribe(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := st.Recv()
+	if err != nil {
+		t.Fatalf("subscribe: %v", err)
+	}
+	start := first.GetStart()
+	if start == nil {
+		t.Fatalf("first event %v, want start", first)
+	}
+	var entries []*headsupv1.Entry
+	for len(entries) < n {
+		ev, err := st.Recv()
+		if err != nil {
+			t.Fatalf("after %d entries: %v", len(entries), err)
+		}
+		if e := ev.GetEntry(); e != nil {
+			entries = append(entries, e)
+		}
+	}
+	return start, entries
+}
+
+func subscribeErr(t *testing.T, h *testHub, req *headsupv1.SubscribeRequest) error {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	st, err := h.client.Subscribe(ctx, req)
+	if err != nil {
+		return err
+	}
+	for {
+		ev, err := st.Recv()
+		if err != nil {
+			return err
+		}
+		if ev.GetStart() == nil {
+			t.Fatalf("unexpected event %v", ev)
+		}
+	}
+}
+
+func TestSubscribeDeliversInOrderAndVerifies(t *testing.T) {
+	h, edge, _ := setup(t) // the probe notice is sequence 1
+	var seqs []uint64
+	for _, host := range []string{"a.example", "b.example", "c.example"} {
+		r, err := publish(t, h, seal(t, edge, suspended(t, edge.id, host)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		seqs = append(seqs, r.Sequence)
+	}
+	start, entries := subscribe(t, h, &headsupv1.SubscribeRequest{Start: &headsupv1.SubscribeRequest_AfterSequence{AfterSequence: 1}}, 3)
+	if start.LastSequence != 4 || start.FirstSequence != 1 || start.AfterSequence != 1 || start.LogId == "" {
+		t.Fatalf("start = %v", start)
+	}
+	dir, err := directory.Load(h.cfg.DirectoryPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, e := range entries {
+		if e.Sequence != seqs[i] {
+			t.Fatalf("entry %d has sequence %d, want %d", i, e.Sequence, seqs[i])
+		}
+		if _, err := envelope.Verify(e.Envelope, dir, e.StoredAt.AsTime()); err != nil {
+			t.Fatalf("entry %d does not verify: %v", e.Sequence, err)
+		}
+	}
+	// new_only resolves to the last sequence and then streams live.
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	st, err := h.client.Subscribe(ctx, &headsupv1.SubscribeRequest{Start: &headsupv1.SubscribeRequest_NewOnly{NewOnly: true}, LogId: start.LogId})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, err := st.Recv()
+	if err != nil || ev.GetStart().GetAfterSequence() != 4 {
+		t.Fatalf("new_only start = %v, %v", ev, err)
+	}
+	r, err := publish(t, h, seal(t, edge, suspended(t, edge.id, "live.example")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		ev, err := st.Recv()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e := ev.GetEntry(); e != nil {
+			if e.Sequence != r.Sequence {
+				t.Fatalf("live entry %d, want %d", e.Sequence, r.Sequence)
+			}
+			break
+		}
+	}
+}
+
+func TestSubscribeRefusals(t *testing.T) {
+	h, _, _ := setup(t)
+	tests := []struct {
+		name string
+		req  *headsupv1.SubscribeRequest
+		code codes.Code
+	}{
+		{"cursor past the end", &headsupv1.SubscribeRequest{Start: &headsupv1.SubscribeRequest_AfterSequence{AfterSequence: 99}}, codes.OutOfRange},
+		{"other log", &headsupv1.SubscribeRequest{LogId: "HEADSUP@2001-01-01T00:00:00Z"}, codes.FailedPrecondition},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := subscribeErr(t, h, tt.req); status.Code(err) != tt.code {
+				t.Fatalf("subscribe: %v, want %s", err, tt.code)
+			}
+		})
+	}
+}
+
+// syncBuffer is a log sink the test can poll while the hub writes to it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func TestSlowSubscriberIsCutOff(t *testing.T) {
+	dir := t.TempDir()
+	edge := newMember(t, "edgeshield", directory.RolePublish)
+	dirPath := filepath.Join(dir, "directory.yaml")
+	writeDirectory(t, dirPath, 1, edge)
+	logs := &syncBuffer{}
+	h := startHub(t, filepath.Join(dir, "data"), dirPath, func(c *hub.Config) {
+		c.SubscriberBuffer = 4
+		c.Logger = slog.New(slog.NewTextHandler(logs, nil))
+	})
+	waitDirectory(t, h, edge)
+	const published = 120
+	summary := strings.Repeat("x", 3000) // ~3 KiB entries fill gRPC's window quickly
+	for range published {
+		n := suspended(t, edge.id, "slow.example")
+		n.Summary = summary
+		if _, err := publish(t, h, seal(t, edge, n)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	// A fixed 64 KiB window (no BDP growth) so the hub's sends block as
+	// soon as this client stops reading.
+	conn, err := grpc.NewClient(h.addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithInitialWindowSize(64<<10), grpc.WithInitialConnWindowSize(64<<10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	st, err := headsupv1.NewHubServiceClient(conn).Subscribe(ctx, &headsupv1.SubscribeRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Read nothing until the hub says it gave up on this subscriber.
+	for !strings.Contains(logs.String(), "subscriber too slow") {
+		if ctx.Err() != nil {
+			t.Fatalf("hub never cut the subscriber off; logs:\n%s", logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// What gRPC already held arrives in order, then the cut-off naming the
+	// last sequence sent, from which the subscriber resumes.
+	var last uint64
+	for {
+		ev, err := st.Recv()
+		if err != nil {
+			if status.Code(err) != codes.ResourceExhausted {
+				t.Fatalf("stream ended with %v, want ResourceExhausted", err)
+			}
+			// The cut-off names a cursor to resume from: never beyond what
+			// arrived (or an entry would be skipped), at most what a Send
+			// racing with the cut-off still delivered beyond it.
+			m := regexp.MustCompile(`last sequence sent (\d+)`).FindStringSubmatch(err.Error())
+			if m == nil {
+				t.Fatalf("cut-off %q names no last sequence", err)
+			}
+			named, _ := strconv.ParseUint(m[1], 10, 64)
+			if named == 0 || named > last || last-named > 1 {
+				t.Fatalf("cut-off names sequence %d; received up to %d", named, last)
+			}
+			break
+		}
+		if e := ev.GetEntry(); e != nil {
+			if e.Sequence != last+1 {
+				t.Fatalf("entry %d after %d", e.Sequence, last)
+			}
+			last = e.Sequence
+		}
+	}
+	if last >= published {
+		t.Fatalf("received all %d entries; the cut-off came too late to test", last)
+	}
+}
+
+func TestHealthAndShutdownEndsStreamsWithUnavailable(t *testing.T) {
+	h, _, _ := setup(t)
+	hc := healthpb.NewHealthClient(h.conn)
+	res, err := hc.Check(context.Background(), &healthpb.HealthCheckRequest{Service: headsupv1.HubService_ServiceDesc.ServiceName})
+	if err != nil || res.Status != healthpb.HealthCheckResponse_SERVING {
+		t.Fatalf("health = %v, %v", res, err)
+	}
+	// A second connection, so that stopping the hub does not close the
+	// client side first.
+	conn, err := grpc.NewClient(h.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	st, err := headsupv1.NewHubServiceClient(conn).Subscribe(context.Background(), &headsupv1.SubscribeRequest{Start: &headsupv1.SubscribeRequest_NewOnly{NewOnly: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev, err := st.Recv(); err != nil || ev.GetStart() == nil {
+		t.Fatalf("start: %v %v", ev, err)
+	}
+	stopped := make(chan error, 1)
+	go func() { stopped <- h.stop() }()
+	_, err = st.Recv()
+	if status.Code(err) != codes.Unavailable {
+		t.Fatalf("stream ended with %v, want Unavailable", err)
+	}
+	if err := <-stopped; err != nil && !errors.Is(err, context.Canceled) {
+		t.Fatalf("hub stopped with %v", err)
+	}
+}

@@ -1,0 +1,280 @@
+package hub
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	headsupv1 "github.com/headsup-dev/headsup/api/headsup/v1"
+	"github.com/headsup-dev/headsup/internal/bus"
+	"github.com/headsup-dev/headsup/internal/directory"
+	"github.com/headsup-dev/headsup/internal/envelope"
+	"github.com/headsup-dev/headsup/internal/notice"
+)
+
+// service implements headsupv1.HubServiceServer over a log.
+type service struct {
+	headsupv1.UnimplementedHubServiceServer
+
+	cfg  Config
+	log  *bus.Log
+	dir  func() *directory.Directory
+	logs *slog.Logger
+	// stopping is closed when shutdown begins: every subscription then ends
+	// with UNAVAILABLE so that clients resume from their cursor elsewhere.
+	stopping <-chan struct{}
+	// subscribers counts open subscriptions, for logs and tests.
+	subscribers atomic.Int64
+}
+
+func (s *service) Publish(ctx context.Context, req *headsupv1.PublishRequest) (*headsupv1.PublishResponse, error) {
+	res, err := s.publish(ctx, req)
+	if err != nil {
+		s.refused("publish", err)
+		return nil, Status(err)
+	}
+	return res, nil
+}
+
+func (s *service) publish(ctx context.Context, req *headsupv1.PublishRequest) (*headsupv1.PublishResponse, error) {
+	env := req.GetEnvelope()
+	if env == nil {
+		return nil, fmt.Errorf("%w: envelope: missing", ErrBadRequest)
+	}
+	// Sizes are checked before any parsing or signature work, so an
+	// oversized request costs the hub nothing.
+	if n := len(env.GetNotice()); n > notice.MaxNoticeBytes {
+		return nil, fmt.Errorf("%w: envelope.notice: %d bytes, the limit is %d", envelope.ErrTooLarge, n, notice.MaxNoticeBytes)
+	}
+	if n := len(env.GetNotice()) + len(env.GetJws()); n > envelope.MaxEnvelopeBytes {
+		return nil, fmt.Errorf("%w: envelope: %d bytes, the limit is %d", envelope.ErrTooLarge, n, envelope.MaxEnvelopeBytes)
+	}
+	dir := s.dir()
+	if dir == nil {
+		return nil, fmt.Errorf("%w: put one at %s", ErrNoDirectory, s.cfg.DirectoryPath)
+	}
+	now := s.cfg.Now()
+	// The hub's clock bounds the log time: an entry is logged no earlier
+	// than now, so a key revoked before now cannot sign it.
+	v, err := envelope.Verify(env, dir, now)
+	if err != nil {
+		return nil, err
+	}
+	if skew := v.Claims.IssuedAt.Sub(now); skew > s.cfg.IssuedAtWindow || -skew > s.cfg.IssuedAtWindow {
+		return nil, fmt.Errorf("%w: issued_at %s is %s from the hub's clock %s (window ±%s)",
+			ErrIssuedAtWindow, v.Claims.IssuedAt.UTC().Format(time.RFC3339), skew.Round(time.Second),
+			now.UTC().Format(time.RFC3339), s.cfg.IssuedAtWindow)
+	}
+	if !v.Member.HasRole(directory.RolePublish) {
+		return nil, fmt.Errorf("%w: member %q has no %q role in directory serial %d",
+			ErrNotPublisher, v.Member.ID, directory.RolePublish, dir.Serial)
+	}
+	// The body is the envelope message. Marshalling this two-field wrapper
+	// is deterministic, so a retry of the same envelope yields the same
+	// body and the same Nats-Msg-Id; the notice bytes inside are carried
+	// as received, never re-marshalled.
+	body, err := proto.MarshalOptions{Deterministic: true}.Marshal(&headsupv1.Envelope{Notice: env.GetNotice(), Jws: env.GetJws()})
+	if err != nil {
+		return nil, fmt.Errorf("marshal envelope: %w", err)
+	}
+	a, err := s.log.Append(ctx, v.Claims.Issuer, v.Claims.ID, body)
+	if err != nil {
+		var conflict *bus.ConflictError
+		if errors.As(err, &conflict) {
+			return nil, fmt.Errorf("%w: notice %s/%s is stored at sequence %d with other content",
+				bus.ErrConflict, v.Claims.Issuer, v.Claims.ID, conflict.Seq)
+		}
+		return nil, err
+	}
+	if !a.Duplicate {
+		s.cfg.Logger.Info("notice stored", "issuer", v.Claims.Issuer, "id", v.Claims.ID,
+			"kind", v.Notice.GetKind().String(), "sequence", a.Seq, "kid", v.Key.ID)
+	}
+	return &headsupv1.PublishResponse{
+		Sequence:  a.Seq,
+		Duplicate: a.Duplicate,
+		StoredAt:  timestamppb.New(a.Stored),
+		LogId:     s.log.ID(),
+	}, nil
+}
+
+func (s *service) Subscribe(req *headsupv1.SubscribeRequest, stream headsupv1.HubService_SubscribeServer) error {
+	err := s.subscribe(req, stream)
+	if err != nil && !errors.Is(err, context.Canceled) {
+		s.refused("subscribe", err)
+	}
+	return Status(err)
+}
+
+func (s *service) subscribe(req *headsupv1.SubscribeRequest, stream headsupv1.HubService_SubscribeServer) error {
+	ctx := stream.Context()
+	if want := req.GetLogId(); want != "" && want != s.log.ID() {
+		return fmt.Errorf("%w: log_id %q: this hub serves %q; your cursor belongs to another log", bus.ErrLogMismatch, want, s.log.ID())
+	}
+	first, last, err := s.log.Bounds(ctx)
+	if err != nil {
+		return err
+	}
+	var after uint64
+	switch start := req.GetStart().(type) {
+	case nil:
+	case *headsupv1.SubscribeRequest_AfterSequence:
+		after = start.AfterSequence
+	case *headsupv1.SubscribeRequest_NewOnly:
+		after = last
+	case *headsupv1.SubscribeRequest_Since:
+		if err := start.Since.CheckValid(); err != nil {
+			return fmt.Errorf("%w: since: %v", ErrBadRequest, err)
+		}
+		if after, err = s.log.SeqForTime(ctx, start.Since.AsTime()); err != nil {
+			return err
+		}
+	default:
+		return fmt.Errorf("%w: start: unknown variant %T", ErrBadRequest, start)
+	}
+	if after > last {
+		return fmt.Errorf("%w: after_sequence %d is beyond the last sequence %d", bus.ErrOutOfRange, after, last)
+	}
+	if first > 0 && after+1 < first {
+		return fmt.Errorf("%w: after_sequence %d is before the first retained sequence %d", bus.ErrOutOfRange, after, first)
+	}
+	if err := stream.Send(&headsupv1.SubscribeResponse{Event: &headsupv1.SubscribeResponse_Start{Start: &headsupv1.SubscribeStart{
+		LogId: s.log.ID(), FirstSequence: first, LastSequence: last, AfterSequence: after,
+	}}}); err != nil {
+		return err
+	}
+	s.subscribers.Add(1)
+	defer s.subscribers.Add(-1)
+	return s.deliver(ctx, after, stream)
+}
+
+// deliver runs the log reader and the sender side by side. The reader hands
+// messages to the sender through a channel of SubscriberBuffer entries and
+// never waits on it: when it is full, the subscriber is cut off. Beyond the
+// channel gRPC holds at most one flow-control window (64 KiB) and its write
+// quota (64 KiB) of sent data, so a subscription's memory is bounded by
+// SubscriberBuffer envelopes of at most 64 KiB plus 128 KiB.
+func (s *service) deliver(ctx context.Context, after uint64, stream headsupv1.HubService_SubscribeServer) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	queue := make(chan bus.Message, s.cfg.SubscriberBuffer)
+	var sent atomic.Uint64
+	sent.Store(after)
+
+	readerDone := make(chan error, 1)
+	go func() {
+		readerDone <- s.log.Follow(ctx, after, func(m bus.Message) error {
+			select {
+			case queue <- m:
+				return nil
+			default:
+				return ErrSlowSubscriber
+			}
+		})
+	}()
+	// The sender may be blocked in Send on a subscriber that stopped
+	// reading. Only the end of this handler unblocks it (gRPC cancels the
+	// stream), so the handler does not wait for the sender; the sender
+	// sends nothing once ctx is done.
+	senderDone := make(chan error, 1)
+	go func() { senderDone <- s.send(ctx, queue, stream, &sent) }()
+
+	var err error
+	readerEnded := false
+	select {
+	case err = <-readerDone:
+		readerEnded = true
+	case err = <-senderDone:
+	case <-s.stopping:
+		err = fmt.Errorf("%w: resume from your cursor (last sequence sent %d)", ErrShuttingDown, sent.Load())
+	}
+	cancel()
+	if !readerEnded {
+		// The reader owns a consumer: it must be gone before we return.
+		<-readerDone
+	}
+	if errors.Is(err, ErrSlowSubscriber) {
+		// Read only now: the sender stops at cancel, so this is the last
+		// sequence handed to gRPC, or lower if a Send is still completing
+		// (the subscriber then drops what it gets twice).
+		err = fmt.Errorf("%w: %d entries waiting; last sequence sent %d: resume after it",
+			ErrSlowSubscriber, s.cfg.SubscriberBuffer, sent.Load())
+	}
+	if err == nil {
+		err = ctx.Err()
+	}
+	return err
+}
+
+// send writes queued entries and periodic heartbeats to the stream; it is
+// the only goroutine that calls stream.Send.
+func (s *service) send(ctx context.Context, queue <-chan bus.Message, stream headsupv1.HubService_SubscribeServer, sent *atomic.Uint64) error {
+	heartbeat := time.NewTicker(s.cfg.Heartbeat)
+	defer heartbeat.Stop()
+	for {
+		var ev *headsupv1.SubscribeResponse
+		var seq uint64
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case m := <-queue:
+			var err error
+			if ev, err = entryOf(m); err != nil {
+				return err
+			}
+			seq = m.Seq
+		case <-heartbeat.C:
+			_, last, err := s.log.Bounds(ctx)
+			if err != nil {
+				return err
+			}
+			ev = &headsupv1.SubscribeResponse{Event: &headsupv1.SubscribeResponse_Heartbeat{Heartbeat: &headsupv1.Heartbeat{
+				LastSequence: last, Time: timestamppb.New(s.cfg.Now()),
+			}}}
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if err := stream.Send(ev); err != nil {
+			return err
+		}
+		if seq != 0 {
+			sent.Store(seq)
+		}
+	}
+}
+
+// entryOf turns a stored message back into an entry. The body was written
+// by Publish after verification; a body that does not parse means the
+// stream was written by someone else, which the subscriber must learn.
+func entryOf(m bus.Message) (*headsupv1.SubscribeResponse, error) {
+	env := &headsupv1.Envelope{}
+	if err := proto.Unmarshal(m.Body, env); err != nil {
+		return nil, fmt.Errorf("%w: sequence %d: stored body is not an envelope: %v", ErrCorruptEntry, m.Seq, err)
+	}
+	return &headsupv1.SubscribeResponse{Event: &headsupv1.SubscribeResponse_Entry{Entry: &headsupv1.Entry{
+		Sequence: m.Seq, StoredAt: timestamppb.New(m.Stored), Envelope: env,
+	}}}, nil
+}
+
+// refused logs a decision: why a call was refused. Client-side mistakes are
+// logged at info, the hub's own failures at error.
+func (s *service) refused(call string, err error) {
+	if errors.Is(err, ErrShuttingDown) {
+		return
+	}
+	switch Code(err) {
+	case codes.Internal, codes.DataLoss, codes.Unavailable:
+		s.cfg.Logger.Error(call+" failed", "err", err)
+	case codes.Canceled:
+	default:
+		s.cfg.Logger.Info(call+" refused", "code", Code(err).String(), "err", err)
+	}
+}

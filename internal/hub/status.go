@@ -1,0 +1,93 @@
+package hub
+
+import (
+	"context"
+	"errors"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/headsup-dev/headsup/internal/bus"
+	"github.com/headsup-dev/headsup/internal/envelope"
+)
+
+// Errors of the hub's own, each mapped to one code by Status.
+var (
+	// ErrNoDirectory: the hub has no member directory yet, so it cannot
+	// verify anything.
+	ErrNoDirectory = errors.New("the hub has no member directory yet")
+	// ErrIssuedAtWindow: iat is too far from the hub's clock.
+	ErrIssuedAtWindow = errors.New("issued_at outside the hub's time window")
+	// ErrNotPublisher: the issuer lacks the publish role.
+	ErrNotPublisher = errors.New("issuer may not publish")
+	// ErrBadRequest: a request field is missing or malformed.
+	ErrBadRequest = errors.New("bad request")
+	// ErrSlowSubscriber: the subscriber let its buffer fill up.
+	ErrSlowSubscriber = errors.New("subscriber too slow")
+	// ErrShuttingDown: the hub is stopping; resume from your cursor.
+	ErrShuttingDown = errors.New("hub shutting down")
+	// ErrCorruptEntry: a stored message is not an envelope the hub wrote,
+	// so the stream was written by someone other than a hub.
+	ErrCorruptEntry = errors.New("corrupt log entry")
+)
+
+// codeOf is the single table from domain errors to gRPC codes. Order matters
+// only where an error could match two rows; none does today.
+var codeOf = []struct {
+	err  error
+	code codes.Code
+}{
+	{ErrBadRequest, codes.InvalidArgument},
+	{bus.ErrInvalidSubject, codes.InvalidArgument},
+	{envelope.ErrTooLarge, codes.InvalidArgument},
+	{envelope.ErrClaims, codes.InvalidArgument},
+	{envelope.ErrSchema, codes.InvalidArgument},
+	{ErrIssuedAtWindow, codes.InvalidArgument},
+
+	{envelope.ErrMalformed, codes.Unauthenticated},
+	{envelope.ErrHeader, codes.Unauthenticated},
+	{envelope.ErrUnknownKey, codes.Unauthenticated},
+	{envelope.ErrSignature, codes.Unauthenticated},
+	{envelope.ErrDigest, codes.Unauthenticated},
+	{envelope.ErrClaimsMismatch, codes.Unauthenticated},
+
+	{envelope.ErrKeyNotIssuers, codes.PermissionDenied},
+	{envelope.ErrKeyUse, codes.PermissionDenied},
+	{envelope.ErrKeyNotValid, codes.PermissionDenied},
+	{ErrNotPublisher, codes.PermissionDenied},
+
+	{bus.ErrConflict, codes.AlreadyExists},
+	{ErrNoDirectory, codes.FailedPrecondition},
+	{bus.ErrLogMismatch, codes.FailedPrecondition},
+	{bus.ErrOutOfRange, codes.OutOfRange},
+	{ErrSlowSubscriber, codes.ResourceExhausted},
+	{bus.ErrLogFull, codes.ResourceExhausted},
+	{bus.ErrUnavailable, codes.Unavailable},
+	{ErrShuttingDown, codes.Unavailable},
+	{bus.ErrGap, codes.DataLoss},
+	{ErrCorruptEntry, codes.DataLoss},
+	{context.DeadlineExceeded, codes.DeadlineExceeded},
+	{context.Canceled, codes.Canceled},
+}
+
+// Status maps a domain error to the gRPC status the client sees. The
+// message is the error's own text, which names the field and value at
+// fault. Errors nobody mapped are INTERNAL, and their text is not shown:
+// it may carry details of the hub's own infrastructure.
+func Status(err error) error {
+	if err == nil {
+		return nil
+	}
+	if _, ok := status.FromError(err); ok {
+		return err
+	}
+	for _, row := range codeOf {
+		if errors.Is(err, row.err) {
+			return status.Error(row.code, err.Error())
+		}
+	}
+	return status.Error(codes.Internal, "internal error")
+}
+
+// Code is the gRPC code Status gives err.
+func Code(err error) codes.Code { return status.Code(Status(err)) }
