@@ -26,10 +26,16 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := command().Run(ctx, os.Args); err != nil {
-		fmt.Fprintln(os.Stderr, "headsupd:", err)
+		// The hub's own failures are already in the log, as one line.
+		if !errors.Is(err, errLogged) {
+			fmt.Fprintln(os.Stderr, "headsupd:", err)
+		}
 		os.Exit(1)
 	}
 }
+
+// errLogged marks an error the logger has already reported.
+var errLogged = errors.New("logged")
 
 func command() *cli.Command {
 	d := hub.DefaultConfig()
@@ -69,7 +75,7 @@ func command() *cli.Command {
 			if err := hub.Run(ctx, cfg); err != nil {
 				// One line a person can act on, in the log and on stderr.
 				logger.Error("hub stopped", "err", err)
-				return err
+				return errLogged
 			}
 			return nil
 		},
@@ -94,5 +100,5 @@ func newLogger(format, level string) (*slog.Logger, error) {
 	case "text":
 		return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
 	}
-	return nil, errors.New("--log-format: " + fmt.Sprintf("%q", format) + " is not one of json, text, auto")
+	return nil, fmt.Errorf("--log-format: %q is not one of json, text, auto", format)
 }

@@ -104,7 +104,7 @@ func StartEmbedded(ctx context.Context, cfg EmbeddedConfig) (*Embedded, error) {
 		// in-process connection, so nothing bypasses verification.
 		DontListen: true,
 		JetStream:  true,
-		StoreDir:   filepath.Join(cfg.Dir, "jetstream"),
+		StoreDir:   cfg.Dir, // nats-server adds its own "jetstream" directory
 	}
 	switch cfg.Fsync {
 	case FsyncAlways:
@@ -185,7 +185,9 @@ func (e *Embedded) shutdown() {
 // slogAdapter routes nats-server's printf-style log into slog.
 type slogAdapter struct{ l *slog.Logger }
 
-func (a *slogAdapter) Noticef(format string, v ...any) { a.l.Info(fmt.Sprintf(format, v...)) }
+// Noticef is nats-server's chatter (banner, start-up steps): debug, so the
+// hub's own log stays readable; warnings and errors keep their level.
+func (a *slogAdapter) Noticef(format string, v ...any) { a.l.Debug(fmt.Sprintf(format, v...)) }
 func (a *slogAdapter) Warnf(format string, v ...any)   { a.l.Warn(fmt.Sprintf(format, v...)) }
 func (a *slogAdapter) Errorf(format string, v ...any)  { a.l.Error(fmt.Sprintf(format, v...)) }
 func (a *slogAdapter) Debugf(format string, v ...any)  { a.l.Debug(fmt.Sprintf(format, v...)) }

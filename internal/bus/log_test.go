@@ -42,7 +42,7 @@ func TestEmbeddedOpenAndLock(t *testing.T) {
 	ctx := testCtx(t)
 	e, err := bus.StartEmbedded(ctx, bus.EmbeddedConfig{
 		Dir:    dir,
-		Logger: slog.New(slog.NewTextHandler(&logs, nil)),
+		Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
 	if err != nil {
 		t.Fatal(err)
