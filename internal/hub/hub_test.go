@@ -37,7 +37,7 @@ type member struct {
 	dir *directory.Member
 }
 
-func newMember(t *testing.T, id string, roles ...directory.Role) *member {
+func newMember(t testing.TB, id string, roles ...directory.Role) *member {
 	t.Helper()
 	k, priv, err := directory.NewKey(directory.UseNotice)
 	if err != nil {
@@ -48,7 +48,7 @@ func newMember(t *testing.T, id string, roles ...directory.Role) *member {
 	}}
 }
 
-func writeDirectory(t *testing.T, path string, serial uint64, members ...*member) {
+func writeDirectory(t testing.TB, path string, serial uint64, members ...*member) {
 	t.Helper()
 	d := &directory.Directory{Serial: serial, TestNetwork: true}
 	for _, m := range members {
@@ -93,7 +93,7 @@ func (c *clock) Now() time.Time {
 
 func (c *clock) Set(t time.Time) { c.mu.Lock(); c.now = t; c.mu.Unlock() }
 
-func startHub(t *testing.T, dataDir, dirPath string, tweak ...func(*hub.Config)) *testHub {
+func startHub(t testing.TB, dataDir, dirPath string, tweak ...func(*hub.Config)) *testHub {
 	t.Helper()
 	clk := &clock{}
 	ready := make(chan net.Addr, 1)
@@ -157,7 +157,7 @@ func setup(t *testing.T) (*testHub, *member, *member) {
 }
 
 // waitDirectory polls until the hub has loaded a directory that knows m.
-func waitDirectory(t *testing.T, h *testHub, m *member) {
+func waitDirectory(t testing.TB, h *testHub, m *member) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
@@ -176,7 +176,7 @@ func waitDirectory(t *testing.T, h *testHub, m *member) {
 	}
 }
 
-func suspended(t *testing.T, issuer, host string) *headsupv1.Notice {
+func suspended(t testing.TB, issuer, host string) *headsupv1.Notice {
 	t.Helper()
 	n := &headsupv1.Notice{
 		Issuer: issuer,
@@ -198,7 +198,7 @@ func suspended(t *testing.T, issuer, host string) *headsupv1.Notice {
 	return n
 }
 
-func seal(t *testing.T, m *member, n *headsupv1.Notice) *headsupv1.Envelope {
+func seal(t testing.TB, m *member, n *headsupv1.Notice) *headsupv1.Envelope {
 	t.Helper()
 	env, err := envelope.Seal(n, m.key)
 	if err != nil {
