@@ -1,0 +1,152 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/urfave/cli/v3"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/headsup-dev/headsup/internal/directory"
+	"github.com/headsup-dev/headsup/internal/notice"
+)
+
+func keygenCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "keygen",
+		Usage:     "generate an Ed25519 key pair for a member",
+		UsageText: "headsup keygen --member ID --out DIR [--use notice|call|witness]",
+		Description: "Writes the private key to DIR/<member>.key (DIR/<member>.<use>.key for\n" +
+			"other uses) as PKCS #8 PEM, readable by its owner only, and never over an\n" +
+			"existing file. Prints the member entry to paste into the directory: fill\n" +
+			"in name and abuse_contact, and have the federation publish it.",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "out", Usage: "directory to write the private key into", Required: true, TakesFile: true},
+			&cli.StringFlag{Name: "use", Usage: "what the key signs: notice, call or witness", Value: string(directory.UseNotice)},
+		},
+		Action: named("keygen", keygen),
+	}
+}
+
+func keygen(_ context.Context, cmd *cli.Command) error {
+	if cmd.NArg() > 0 {
+		return usagef("unexpected argument %q", cmd.Args().First())
+	}
+	member := cmd.String("member")
+	if member == "" {
+		return usagef("--member is required")
+	}
+	if !notice.ValidMemberID(member) {
+		// Also what keeps the file name inside --out.
+		return usagef("--member: %q is not a member id (^[a-z0-9][a-z0-9-]{0,62}$)", member)
+	}
+	use := directory.Use(cmd.String("use"))
+	switch use {
+	case directory.UseNotice, directory.UseCall, directory.UseWitness:
+	default:
+		return usagef("--use: %q is not one of %s, %s, %s", use, directory.UseNotice, directory.UseCall, directory.UseWitness)
+	}
+	key, priv, err := directory.NewKey(use)
+	if err != nil {
+		return err
+	}
+	// A key cannot have signed anything before it existed.
+	key.NotBefore = time.Now().UTC().Truncate(time.Second)
+	pemBytes, err := directory.MarshalPrivateKey(priv)
+	if err != nil {
+		return err
+	}
+	entry, err := memberEntry(member, key)
+	if err != nil {
+		return err
+	}
+	name := member + ".key"
+	if use != directory.UseNotice {
+		name = member + "." + string(use) + ".key"
+	}
+	out := cmd.String("out")
+	if err := os.MkdirAll(out, 0o700); err != nil {
+		return fmt.Errorf("--out: %w", err)
+	}
+	path := filepath.Join(out, name)
+	if err := writeNew(path, pemBytes); err != nil {
+		return err
+	}
+	_, err = cmd.Root().Writer.Write(entry)
+	return err
+}
+
+// writeNew creates path with mode 0600 and writes data, refusing to replace
+// an existing file: overwriting a private key loses it for good.
+func writeNew(path string, data []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("%s already exists; refusing to overwrite a key", path)
+	}
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(path)
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+// memberEntry renders the member as one item of the directory's members
+// list. It goes through directory.Marshal, so the entry is spelt exactly as
+// the directory reads it.
+func memberEntry(id string, key *directory.Key) ([]byte, error) {
+	m := &directory.Member{
+		ID:           id,
+		Name:         id,
+		AbuseContact: "abuse@" + id + ".example",
+		Roles:        []directory.Role{directory.RolePublish, directory.RoleSubscribe},
+		Keys:         []*directory.Key{key},
+	}
+	b, err := directory.Marshal(&directory.Directory{Members: []*directory.Member{m}})
+	if err != nil {
+		return nil, err
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		return nil, err
+	}
+	root := doc.Content[0]
+	var members *yaml.Node
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		if root.Content[i].Value == "members" {
+			members = root.Content[i+1]
+		}
+	}
+	if members == nil || len(members.Content) != 1 {
+		return nil, errors.New("directory.Marshal wrote no member entry")
+	}
+	entry := members.Content[0]
+	for i := 0; i+1 < len(entry.Content); i += 2 {
+		switch entry.Content[i].Value {
+		case "name":
+			entry.Content[i+1].LineComment = "TODO: your organisation's name"
+		case "abuse_contact":
+			entry.Content[i+1].LineComment = "TODO: your abuse desk (e-mail or https URL)"
+		}
+	}
+	list := &yaml.Node{
+		Kind:        yaml.SequenceNode,
+		Content:     []*yaml.Node{entry},
+		HeadComment: "Member entry for the directory's members list; add asns, prefixes and domains.",
+	}
+	return yaml.Marshal(list)
+}
