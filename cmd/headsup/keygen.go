@@ -20,14 +20,18 @@ func keygenCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "keygen",
 		Usage:     "generate an Ed25519 key pair for a member",
-		UsageText: "headsup keygen --member ID --out DIR [--use notice|call|witness]",
+		UsageText: "headsup keygen --member ID --out DIR [--use notice|call|witness] [--role ROLE]... [--add-to DIRECTORY.yaml]",
 		Description: "Writes the private key to DIR/<member>.key (DIR/<member>.<use>.key for\n" +
 			"other uses) as PKCS #8 PEM, readable by its owner only, and never over an\n" +
 			"existing file. Prints the member entry to paste into the directory: fill\n" +
-			"in name and abuse_contact, and have the federation publish it.",
+			"in name and abuse_contact, and have the federation publish it. With\n" +
+			"--add-to it also adds the entry to a local directory file (created when\n" +
+			"missing, serial raised by one), as for a test federation or the quickstart.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "out", Usage: "directory to write the private key into", Required: true, TakesFile: true},
 			&cli.StringFlag{Name: "use", Usage: "what the key signs: notice, call or witness", Value: string(directory.UseNotice)},
+			&cli.StringSliceFlag{Name: "role", Usage: "the member's roles in the entry: publish, subscribe, audit (repeat the flag)", Value: []string{string(directory.RolePublish), string(directory.RoleSubscribe)}},
+			&cli.StringFlag{Name: "add-to", Usage: "also add the member to this directory file (created when missing)", TakesFile: true},
 		},
 		Action: named("keygen", keygen),
 	}
@@ -61,9 +65,27 @@ func keygen(_ context.Context, cmd *cli.Command) error {
 	if err != nil {
 		return err
 	}
-	entry, err := memberEntry(member, key)
+	var roles []directory.Role
+	for _, r := range cmd.StringSlice("role") {
+		switch role := directory.Role(r); role {
+		case directory.RolePublish, directory.RoleSubscribe, directory.RoleAudit:
+			roles = append(roles, role)
+		default:
+			return usagef("--role: %q is not one of %s, %s, %s", r, directory.RolePublish, directory.RoleSubscribe, directory.RoleAudit)
+		}
+	}
+	m := newMember(member, key, roles)
+	entry, err := memberEntry(m)
 	if err != nil {
 		return err
+	}
+	addTo := cmd.String("add-to")
+	var updated *directory.Directory
+	if addTo != "" {
+		// Checked before the key is written, so a refusal leaves nothing behind.
+		if updated, err = withMember(addTo, m); err != nil {
+			return fmt.Errorf("--add-to: %w", err)
+		}
 	}
 	name := member + ".key"
 	if use != directory.UseNotice {
@@ -77,8 +99,76 @@ func keygen(_ context.Context, cmd *cli.Command) error {
 	if err := writeNew(path, pemBytes); err != nil {
 		return err
 	}
+	if updated != nil {
+		if err := writeDirectory(addTo, updated); err != nil {
+			return fmt.Errorf("--add-to: %w", err)
+		}
+	}
 	_, err = cmd.Root().Writer.Write(entry)
 	return err
+}
+
+func newMember(id string, key *directory.Key, roles []directory.Role) *directory.Member {
+	return &directory.Member{
+		ID:           id,
+		Name:         id,
+		AbuseContact: "abuse@" + id + ".example",
+		Roles:        roles,
+		Keys:         []*directory.Key{key},
+	}
+}
+
+// withMember returns the directory at path (an empty one when the file does
+// not exist) with m added and the serial raised, so that every hub and
+// agent watching the file takes it as a new version.
+func withMember(path string, m *directory.Member) (*directory.Directory, error) {
+	d, err := directory.Load(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		d = &directory.Directory{}
+	case err != nil:
+		return nil, err
+	}
+	if _, ok := d.Member(m.ID); ok {
+		return nil, fmt.Errorf("%s already has member %q; add the key to its entry by hand", path, m.ID)
+	}
+	d.Serial++
+	d.Members = append(d.Members, m)
+	// Parse what will be written: the result must load, or nothing changes.
+	b, err := directory.Marshal(d)
+	if err != nil {
+		return nil, err
+	}
+	return directory.Parse(b)
+}
+
+// writeDirectory replaces path atomically (write, sync, rename), so a
+// watcher never reads half a file.
+func writeDirectory(path string, d *directory.Directory) error {
+	b, err := directory.Marshal(d)
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".directory-*.yaml")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(b); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
 }
 
 // writeNew creates path with mode 0600 and writes data, refusing to replace
@@ -108,14 +198,7 @@ func writeNew(path string, data []byte) error {
 // memberEntry renders the member as one item of the directory's members
 // list. It goes through directory.Marshal, so the entry is spelt exactly as
 // the directory reads it.
-func memberEntry(id string, key *directory.Key) ([]byte, error) {
-	m := &directory.Member{
-		ID:           id,
-		Name:         id,
-		AbuseContact: "abuse@" + id + ".example",
-		Roles:        []directory.Role{directory.RolePublish, directory.RoleSubscribe},
-		Keys:         []*directory.Key{key},
-	}
+func memberEntry(m *directory.Member) ([]byte, error) {
 	b, err := directory.Marshal(&directory.Directory{Members: []*directory.Member{m}})
 	if err != nil {
 		return nil, err
