@@ -18,7 +18,6 @@ import (
 type directorySource struct {
 	path    string
 	logger  *slog.Logger
-	current atomic.Pointer[directory.Directory]
 	watcher atomic.Pointer[directory.Watcher]
 }
 
@@ -26,12 +25,17 @@ func (d *directorySource) Current() *directory.Directory {
 	if w := d.watcher.Load(); w != nil {
 		return w.Current()
 	}
+	// Until the watcher starts, a call loads the file itself: a newcomer
+	// publishes right after writing it, before the next poll.
+	if dir, err := directory.Load(d.path); err == nil {
+		return dir
+	}
 	return nil
 }
 
 // run waits for the directory file, then watches it until ctx is done.
 func (d *directorySource) run(ctx context.Context) error {
-	const pollMissing = 2 * time.Second
+	const pollMissing = time.Second
 	var lastErr string
 	for {
 		w, err := directory.NewWatcher(d.path, d.logger)

@@ -545,3 +545,28 @@ func TestHealthAndShutdownEndsStreamsWithUnavailable(t *testing.T) {
 		t.Fatalf("hub stopped with %v", err)
 	}
 }
+
+func TestStartsWithoutDirectoryAndPublishesOnceItExists(t *testing.T) {
+	dir := t.TempDir()
+	dirPath := filepath.Join(dir, "directory.yaml")
+	logs := &syncBuffer{}
+	h := startHub(t, filepath.Join(dir, "data"), dirPath, func(c *hub.Config) {
+		c.Logger = slog.New(slog.NewTextHandler(logs, nil))
+	})
+	edge := newMember(t, "edgeshield", directory.RolePublish)
+	_, err := publish(t, h, seal(t, edge, suspended(t, edge.id, "early.example")))
+	if status.Code(err) != codes.FailedPrecondition || !strings.Contains(err.Error(), dirPath) {
+		t.Fatalf("publish without a directory: %v, want FailedPrecondition naming %s", err, dirPath)
+	}
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(logs.String(), "headsup keygen"); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the hub did not say how to make a directory; logs:\n%s", logs.String())
+		}
+	}
+	// The very next publish after the file appears succeeds: no waiting
+	// for a poll.
+	writeDirectory(t, dirPath, 1, edge)
+	if _, err := publish(t, h, seal(t, edge, suspended(t, edge.id, "early.example"))); err != nil {
+		t.Fatalf("publish right after the directory appeared: %v", err)
+	}
+}
