@@ -50,7 +50,7 @@ func (d *directorySource) run(ctx context.Context) error {
 			lastErr = err.Error()
 			if errors.Is(err, fs.ErrNotExist) {
 				d.logger.Warn("no member directory yet: publishing is refused until one exists; "+
-					"make keys with `headsup keygen --member ID --out keys` and paste the printed entries into the file",
+					"make keys and entries with `headsup keygen --member ID --out keys --add-to FILE`",
 					"path", d.path)
 			} else {
 				d.logger.Error("member directory refused; publishing stays off until it loads", "path", d.path, "err", err)
