@@ -187,3 +187,20 @@ func (l *Log) Follow(ctx context.Context, after uint64, fn func(Message) error) 
 		next++
 	}
 }
+
+// Lookup returns the entry of the notice (issuer, id), or an error wrapping
+// ErrNotFound when the log holds none.
+func (l *Log) Lookup(ctx context.Context, issuer, id string) (*Message, error) {
+	subj, err := Subject(issuer, id)
+	if err != nil {
+		return nil, err
+	}
+	m, err := l.stream.GetLastMsgForSubject(ctx, subj)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return nil, fmt.Errorf("%w: notice %s/%s", ErrNotFound, issuer, id)
+	}
+	if err != nil {
+		return nil, l.callErr(ctx, "lookup "+subj, err)
+	}
+	return &Message{Seq: m.Sequence, Stored: m.Time.UTC(), Subject: m.Subject, Body: m.Data}, nil
+}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -568,5 +569,68 @@ func TestStartsWithoutDirectoryAndPublishesOnceItExists(t *testing.T) {
 	writeDirectory(t, dirPath, 1, edge)
 	if _, err := publish(t, h, seal(t, edge, suspended(t, edge.id, "early.example"))); err != nil {
 		t.Fatalf("publish right after the directory appeared: %v", err)
+	}
+}
+
+func TestPublishChecksOwnSpaceAndSupersedes(t *testing.T) {
+	dir := t.TempDir()
+	edge := newMember(t, "edgeshield", directory.RolePublish)
+	edge.dir.Prefixes = []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")}
+	dirPath := filepath.Join(dir, "directory.yaml")
+	writeDirectory(t, dirPath, 1, edge, newMember(t, "voxhost"), newMember(t, "mitigatr"))
+	h := startHub(t, filepath.Join(dir, "data"), dirPath)
+	waitDirectory(t, h, edge)
+
+	withAddress := func(prefix string, role headsupv1.AddressRole) *headsupv1.Notice {
+		n := suspended(t, edge.id, "chanboard.example")
+		a := &headsupv1.Address{Prefix: prefix, Role: role}
+		if role == headsupv1.AddressRole_ADDRESS_ROLE_ASSIGNED {
+			a.AssignedUntil = n.IssuedAt
+		}
+		n.Subject.Identifiers = append(n.Subject.Identifiers, &headsupv1.Identifier{Value: &headsupv1.Identifier_Address{Address: a}})
+		return n
+	}
+	_, err := publish(t, h, seal(t, edge, withAddress("192.0.2.10/32", headsupv1.AddressRole_ADDRESS_ROLE_ORIGIN)))
+	if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "own prefix 192.0.2.0/24") {
+		t.Fatalf("origin in the issuer's own space: %v, want InvalidArgument", err)
+	}
+	if _, err := publish(t, h, seal(t, edge, withAddress("192.0.2.10/32", headsupv1.AddressRole_ADDRESS_ROLE_ASSIGNED))); err != nil {
+		t.Fatalf("assigned address in own space: %v", err)
+	}
+
+	narrow := suspended(t, edge.id, "narrow.example")
+	narrow.Audience = []string{edge.id, "voxhost", "mitigatr"}
+	if _, err := publish(t, h, seal(t, edge, narrow)); err != nil {
+		t.Fatal(err)
+	}
+	retraction := func(target string, audience ...string) *headsupv1.Notice {
+		n := &headsupv1.Notice{Issuer: edge.id, Kind: headsupv1.NoticeKind_NOTICE_KIND_RETRACTION,
+			Tlp: headsupv1.Tlp_TLP_GREEN, Supersedes: target, Audience: audience}
+		if err := notice.Fill(n, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	unknown, err := notice.NewID()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		n    *headsupv1.Notice
+		code codes.Code
+	}{
+		{"retracts nothing stored", retraction(unknown), codes.FailedPrecondition},
+		{"narrower audience", retraction(narrow.Id, edge.id, "voxhost"), codes.InvalidArgument},
+		{"same audience", retraction(narrow.Id, edge.id, "voxhost", "mitigatr"), codes.OK},
+		{"every member", retraction(narrow.Id), codes.OK},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := publish(t, h, seal(t, edge, tt.n))
+			if status.Code(err) != tt.code {
+				t.Fatalf("publish: %v, want %s", err, tt.code)
+			}
+		})
 	}
 }

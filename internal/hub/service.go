@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -76,6 +77,12 @@ func (s *service) publish(ctx context.Context, req *headsupv1.PublishRequest) (*
 		return nil, fmt.Errorf("%w: member %q has no %q role in directory serial %d",
 			ErrNotPublisher, v.Member.ID, directory.RolePublish, dir.Serial)
 	}
+	if err := notice.CheckOwnSpace(v.Notice, v.Member.Prefixes); err != nil {
+		return nil, err
+	}
+	if err := s.checkSupersedes(ctx, v); err != nil {
+		return nil, err
+	}
 	// The body is the envelope message. Marshalling this two-field wrapper
 	// is deterministic, so a retry of the same envelope yields the same
 	// body and the same Nats-Msg-Id; the notice bytes inside are carried
@@ -103,6 +110,48 @@ func (s *service) publish(ctx context.Context, req *headsupv1.PublishRequest) (*
 		StoredAt:  timestamppb.New(a.Stored),
 		LogId:     s.log.ID(),
 	}, nil
+}
+
+// checkSupersedes makes sure a notice that supersedes or retracts another
+// replaces one the log holds, and reaches at least everyone who could read
+// that one: otherwise a member would keep acting on a notice whose
+// withdrawal it never sees.
+func (s *service) checkSupersedes(ctx context.Context, v *envelope.Verified) error {
+	id := v.Notice.GetSupersedes()
+	if id == "" {
+		return nil
+	}
+	m, err := s.log.Lookup(ctx, v.Claims.Issuer, id)
+	if errors.Is(err, bus.ErrNotFound) {
+		return fmt.Errorf("%w: supersedes: %s/%s is not in the log", ErrSupersedesUnknown, v.Claims.Issuer, id)
+	}
+	if err != nil {
+		return err
+	}
+	old := &headsupv1.Envelope{}
+	if err := proto.Unmarshal(m.Body, old); err != nil {
+		return fmt.Errorf("%w: sequence %d: %v", ErrCorruptEntry, m.Seq, err)
+	}
+	// The stored envelope was verified before it was stored; reading its
+	// claims again needs no second verification.
+	oldClaims, err := envelope.PeekClaims(old.GetJws())
+	if err != nil {
+		return fmt.Errorf("%w: sequence %d: %v", ErrCorruptEntry, m.Seq, err)
+	}
+	if len(v.Claims.Audience) == 0 {
+		return nil // every member
+	}
+	if len(oldClaims.Audience) == 0 {
+		return fmt.Errorf("%w: audience: %s/%s (sequence %d) went to every member; its successor must too",
+			ErrAudienceNarrowed, v.Claims.Issuer, id, m.Seq)
+	}
+	for _, member := range oldClaims.Audience {
+		if !slices.Contains(v.Claims.Audience, member) {
+			return fmt.Errorf("%w: audience: %q could read %s/%s (sequence %d) and must be able to read its successor",
+				ErrAudienceNarrowed, member, v.Claims.Issuer, id, m.Seq)
+		}
+	}
+	return nil
 }
 
 func (s *service) Subscribe(req *headsupv1.SubscribeRequest, stream headsupv1.HubService_SubscribeServer) error {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/headsup-dev/headsup/internal/bus"
 	"github.com/headsup-dev/headsup/internal/envelope"
+	"github.com/headsup-dev/headsup/internal/notice"
 )
 
 // Errors of the hub's own, each mapped to one code by Status.
@@ -26,6 +27,12 @@ var (
 	ErrSlowSubscriber = errors.New("subscriber too slow")
 	// ErrShuttingDown: the hub is stopping; resume from your cursor.
 	ErrShuttingDown = errors.New("hub shutting down")
+	// ErrSupersedesUnknown: a notice supersedes or retracts one the log does
+	// not hold.
+	ErrSupersedesUnknown = errors.New("superseded notice not in the log")
+	// ErrAudienceNarrowed: a superseding notice or retraction would not
+	// reach everyone who saw the notice it replaces.
+	ErrAudienceNarrowed = errors.New("audience narrower than the superseded notice's")
 	// ErrCorruptEntry: a stored message is not an envelope the hub wrote,
 	// so the stream was written by someone other than a hub.
 	ErrCorruptEntry = errors.New("corrupt log entry")
@@ -43,6 +50,8 @@ var codeOf = []struct {
 	{envelope.ErrClaims, codes.InvalidArgument},
 	{envelope.ErrSchema, codes.InvalidArgument},
 	{ErrIssuedAtWindow, codes.InvalidArgument},
+	{notice.ErrInvalid, codes.InvalidArgument},
+	{ErrAudienceNarrowed, codes.InvalidArgument},
 
 	{envelope.ErrMalformed, codes.Unauthenticated},
 	{envelope.ErrHeader, codes.Unauthenticated},
@@ -58,6 +67,7 @@ var codeOf = []struct {
 
 	{bus.ErrConflict, codes.AlreadyExists},
 	{ErrNoDirectory, codes.FailedPrecondition},
+	{ErrSupersedesUnknown, codes.FailedPrecondition},
 	{bus.ErrLogMismatch, codes.FailedPrecondition},
 	{bus.ErrOutOfRange, codes.OutOfRange},
 	{ErrSlowSubscriber, codes.ResourceExhausted},
