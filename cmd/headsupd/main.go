@@ -77,6 +77,7 @@ func command() *cli.Command {
 				logger.Error("hub stopped", "err", err)
 				return errLogged
 			}
+			logger.Info("hub stopped")
 			return nil
 		},
 	}
