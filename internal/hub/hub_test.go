@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
@@ -633,4 +634,74 @@ func TestPublishChecksOwnSpaceAndSupersedes(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestSubscribeSinceAndHeartbeats(t *testing.T) {
+	dir := t.TempDir()
+	edge := newMember(t, "edgeshield", directory.RolePublish)
+	dirPath := filepath.Join(dir, "directory.yaml")
+	writeDirectory(t, dirPath, 1, edge)
+	h := startHub(t, filepath.Join(dir, "data"), dirPath, func(c *hub.Config) { c.Heartbeat = 20 * time.Millisecond })
+	waitDirectory(t, h, edge) // sequence 1
+	if _, err := publish(t, h, seal(t, edge, suspended(t, edge.id, "a.example"))); err != nil {
+		t.Fatal(err)
+	}
+	third, err := publish(t, h, seal(t, edge, suspended(t, edge.id, "b.example")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	start, entries := subscribe(t, h, &headsupv1.SubscribeRequest{Start: &headsupv1.SubscribeRequest_Since{Since: third.StoredAt}}, 1)
+	if start.AfterSequence != third.Sequence-1 || entries[0].Sequence != third.Sequence {
+		t.Fatalf("since %v: start after %d, first entry %d; want after %d, entry %d",
+			third.StoredAt.AsTime(), start.AfterSequence, entries[0].Sequence, third.Sequence-1, third.Sequence)
+	}
+
+	// An idle subscription gets heartbeats carrying the last sequence.
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	st, err := h.client.Subscribe(ctx, &headsupv1.SubscribeRequest{Start: &headsupv1.SubscribeRequest_NewOnly{NewOnly: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		ev, err := st.Recv()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if hb := ev.GetHeartbeat(); hb != nil {
+			if hb.LastSequence != third.Sequence || hb.Time == nil {
+				t.Fatalf("heartbeat %v, want last sequence %d", hb, third.Sequence)
+			}
+			break
+		}
+		if ev.GetEntry() != nil {
+			t.Fatalf("unexpected entry %v", ev)
+		}
+	}
+}
+
+func TestExternalNATS(t *testing.T) {
+	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoSigs: true, NoLog: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns.Start()
+	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
+	if !ns.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats-server not ready")
+	}
+	dir := t.TempDir()
+	edge := newMember(t, "edgeshield", directory.RolePublish)
+	dirPath := filepath.Join(dir, "directory.yaml")
+	writeDirectory(t, dirPath, 1, edge)
+	h := startHub(t, filepath.Join(dir, "state"), dirPath, func(c *hub.Config) { c.NATSURL = ns.ClientURL() })
+	waitDirectory(t, h, edge)
+	r, err := publish(t, h, seal(t, edge, suspended(t, edge.id, "ext.example")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, entries := subscribe(t, h, &headsupv1.SubscribeRequest{}, 2); entries[1].Sequence != r.Sequence {
+		t.Fatalf("entries %v, want the notice at %d", entries, r.Sequence)
+	}
+}
 }
