@@ -704,4 +704,3 @@ func TestExternalNATS(t *testing.T) {
 		t.Fatalf("entries %v, want the notice at %d", entries, r.Sequence)
 	}
 }
-}
