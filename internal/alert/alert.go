@@ -1,0 +1,367 @@
+package alert
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// SchemaV1 is the value of [Event.Schema] for this version of the wire
+// format, and the name of the JSON Schema in schema/.
+const SchemaV1 = "headsup.alert.v1"
+
+// What happened to the alert ([Event.Event]).
+const (
+	// EventRaised: the alert is new, or comes back after a withdrawal.
+	EventRaised = "raised"
+	// EventUpdated: its set of paths, its best strength or its content
+	// changed.
+	EventUpdated = "updated"
+	// EventWithdrawn: no path supports it any more.
+	EventWithdrawn = "withdrawn"
+)
+
+// What the alert is about ([Event.Type]).
+const (
+	// TypeMatch: a path leads from an active CUSTOMER_SUSPENDED notice to a
+	// customer of the receiving member.
+	TypeMatch = "match"
+	// TypeOwnSpace: a path reaches the member's own space (member id, own
+	// ASNs, prefixes or domains) and no customer row matches: "unknown
+	// customer in your own space".
+	TypeOwnSpace = "own_space"
+	// TypeRootNotVisible: a CUSTOMER_SIGHTED notice leads to the member but
+	// the suspension it is about is outside the member's audience. Always
+	// weak; the reason is never shown as verified.
+	TypeRootNotVisible = "root_not_visible"
+	// TypeIntegrity: an envelope failed verification against a key the
+	// member's directory knows (a forgery, or a compromised or misused
+	// key). The notice is never matched.
+	TypeIntegrity = "integrity"
+	// TypeDirectoryStale: an envelope names a kid the member's directory
+	// does not know; the notice is parked until the next reload.
+	TypeDirectoryStale = "directory_stale"
+)
+
+// Strengths of a match, a link and a path (a path is as strong as its
+// weakest link).
+const (
+	StrengthStrong = "strong"
+	StrengthWeak   = "weak"
+)
+
+// Severities, from most to least urgent. See [Severity] for the rule.
+const (
+	SeverityCritical = "critical"
+	SeverityHigh     = "high"
+	SeverityMedium   = "medium"
+	SeverityLow      = "low"
+)
+
+// Roles of a link: which entity of its notice the chain passes through.
+const (
+	// RoleSubject: the root's suspended subject.
+	RoleSubject = "subject"
+	// RoleSighting: a CUSTOMER_SIGHTED notice; the chain goes on from its
+	// host.
+	RoleSighting = "sighting"
+	// RoleReseller: a RESELLER_IDENTIFIED notice's subject, reached from
+	// the previous link's host or upstream.
+	RoleReseller = "reseller"
+	// RoleOperator: the entity a reseller is operated_by (costs no hop).
+	RoleOperator = "operator"
+	// RoleUpstream: the entity a reseller resells (one hop).
+	RoleUpstream = "upstream"
+)
+
+// Why an alert was withdrawn ([Withdrawal.Reason]): why its last path
+// went.
+const (
+	WithdrawRetracted       = "retracted"
+	WithdrawSuperseded      = "superseded"
+	WithdrawExpired         = "expired"
+	WithdrawNotYetEffective = "not_yet_effective"
+	WithdrawCustomerRemoved = "customer_removed"
+	WithdrawKeyRevoked      = "key_revoked"
+)
+
+// Notice kinds as they appear in alerts (the proto enum names, lower case,
+// without the prefix). [KindFromProto] converts.
+const (
+	KindCustomerSuspended  = "customer_suspended"
+	KindCustomerSighted    = "customer_sighted"
+	KindResellerIdentified = "reseller_identified"
+	KindRetraction         = "retraction"
+)
+
+// ActionSuspended is what the root's issuer did to its customer
+// ([NoticeRef.Action]); the only action of this version.
+const ActionSuspended = "suspended"
+
+// Legal basis kinds ([LegalBasis.Kind]). [LegalBasisKindFromProto] converts.
+const (
+	LegalTermsOfService   = "terms_of_service"
+	LegalCourtOrder       = "court_order"
+	LegalAuthorityRequest = "authority_request"
+)
+
+// Event is one headsup.alert.v1 event: the state of one alert at one
+// revision. (AlertID, Revision) is the idempotency key: a receiver that has
+// seen a revision drops it, and a receiver that sees an "updated" for an
+// alert it does not know treats it as raised (a sink filter may have held
+// back earlier revisions).
+type Event struct {
+	// Schema is always [SchemaV1].
+	Schema string `json:"schema"`
+	// Event is [EventRaised], [EventUpdated] or [EventWithdrawn].
+	Event string `json:"event"`
+	// AlertID is [ID] of (member, customer id, root issuer, root id): one
+	// alert per customer and suspension, whatever the paths.
+	AlertID string `json:"alert_id"`
+	// Revision counts the alert's events from 1 and never goes back, even
+	// across a withdrawal and a new raise.
+	Revision uint64 `json:"revision"`
+	// GroupKey is [GroupKey] of (member, customer id, subject): alerts
+	// about one subject for one customer (several issuers suspended it)
+	// share it, so a desk can open one case.
+	GroupKey string `json:"group_key"`
+	// Type is one of the Type… constants.
+	Type string `json:"type"`
+	// At is when the agent decided this revision.
+	At time.Time `json:"at"`
+	// Member is the receiving member (the provider whose desk acts).
+	Member string `json:"member"`
+	// Headline is one sentence that says what to do about whom, e.g. "your
+	// customer epiq (operator of mitigatr) serves chanboard.example,
+	// suspended by edgeshield for abusive-content:violence".
+	Headline string `json:"headline"`
+	// Severity is [Severity] of the alert (critical, high, medium, low).
+	Severity string `json:"severity"`
+	// Strength is the best path's strength; empty for integrity and
+	// directory_stale alerts and for withdrawals.
+	Strength string `json:"strength,omitempty"`
+	// PeakStrength is the best strength the alert has had in any revision,
+	// this one included. Sink filters use it, so that a desk that received
+	// an alert also receives its weakening and its withdrawal.
+	PeakStrength string `json:"peak_strength,omitempty"`
+	// TLP is the highest TLP of anything the event carries (root, every
+	// link's notice, every piece of evidence); set it with [MaxTLP]. Sinks
+	// refuse events above their limit.
+	TLP string `json:"tlp,omitempty"`
+	// Customer is the matched customer; absent for own_space, integrity and
+	// directory_stale alerts.
+	Customer *Customer `json:"customer,omitempty"`
+	// Subject is what the root suspended (the sighted subject for
+	// root_not_visible).
+	Subject *Entity `json:"subject,omitempty"`
+	// Root is the CUSTOMER_SUSPENDED notice the alert is rooted in.
+	Root *NoticeRef `json:"root,omitempty"`
+	// Paths is the set of paths that support the alert, best first. Empty
+	// (never null) in a withdrawal and in integrity and directory_stale
+	// alerts.
+	Paths []Path `json:"paths"`
+	// Corroboration is how many distinct issuers the paths' notices have.
+	Corroboration int `json:"corroborating_issuers"`
+	// Evidence is the material of every notice on the paths, each piece
+	// with whether it may be forwarded to the customer.
+	Evidence []Evidence `json:"evidence,omitempty"`
+	// Withdrawn says why, in a withdrawal.
+	Withdrawn *Withdrawal `json:"withdrawn,omitempty"`
+	// Integrity describes the envelope, in integrity and directory_stale
+	// alerts.
+	Integrity *Integrity `json:"integrity,omitempty"`
+}
+
+// MarshalJSON writes the event with Paths as [] when nil, because the
+// schema requires the array.
+func (e Event) MarshalJSON() ([]byte, error) {
+	type plain Event // no methods: no recursion
+	p := plain(e)
+	if p.Paths == nil {
+		p.Paths = []Path{}
+	}
+	return json.Marshal(p)
+}
+
+// Customer is a customer of the receiving member, as its customer list
+// names it.
+type Customer struct {
+	// ID is the customer id in the member's own systems.
+	ID string `json:"id"`
+	// Name is its display name.
+	Name string `json:"name"`
+	// Link is the desk's page for the customer (the source's link template,
+	// filled in).
+	Link string `json:"link,omitempty"`
+	// Member is the customer's headsup member id, when it is a member.
+	Member string `json:"member,omitempty"`
+}
+
+// Entity is a subject, host, reseller or upstream.
+type Entity struct {
+	// Label is a short name for a person: the first host, or the
+	// organisation name, or the first identifier.
+	Label string `json:"label"`
+	// Member is the entity's headsup member id, when it is a member.
+	Member string `json:"member,omitempty"`
+	// Identifiers are "type:value" strings in normal form
+	// ("host:chanboard.example", "prefix:198.51.100.0/24",
+	// "asn:holder:64500").
+	Identifiers []string `json:"identifiers"`
+}
+
+// Issuer is the member that issued a notice, as the directory names it.
+type Issuer struct {
+	ID           string `json:"id"`
+	Name         string `json:"name,omitempty"`
+	AbuseContact string `json:"abuse_contact,omitempty"`
+}
+
+// LegalBasis is on what grounds the root's issuer acted.
+type LegalBasis struct {
+	// Kind is one of the Legal… constants.
+	Kind      string `json:"kind"`
+	Reference string `json:"reference,omitempty"`
+	URL       string `json:"url,omitempty"`
+}
+
+// NoticeRef is the alert's root: the CUSTOMER_SUSPENDED notice, with what
+// the desk needs to judge and to contact its issuer.
+type NoticeRef struct {
+	Issuer Issuer `json:"issuer"`
+	// ID is the notice id.
+	ID string `json:"id"`
+	// Sequence is the notice's position in the log (0 when unknown: a root
+	// that is not visible to the member and was never seen redacted).
+	Sequence uint64 `json:"sequence,omitempty"`
+	// KID is the key that signed it, SignedBy the member holding the key.
+	KID      string `json:"kid,omitempty"`
+	SignedBy string `json:"signed_by,omitempty"`
+	// Verified is true when this agent verified the envelope's signature
+	// itself.
+	Verified bool `json:"verified"`
+	// Action is [ActionSuspended].
+	Action string `json:"action"`
+	// Reason is the RSIT reason. ReasonVerified is false when it was not
+	// read from the verified root itself (root_not_visible: it comes from
+	// the sighting).
+	Reason         string      `json:"reason,omitempty"`
+	ReasonVerified bool        `json:"reason_verified"`
+	LegalBasis     *LegalBasis `json:"legal_basis,omitempty"`
+	Summary        string      `json:"summary,omitempty"`
+	// TLP is the notice's marking (CLEAR, GREEN, AMBER, AMBER+STRICT, RED).
+	TLP         string     `json:"tlp,omitempty"`
+	IssuedAt    *time.Time `json:"issued_at,omitempty"`
+	EffectiveAt *time.Time `json:"effective_at,omitempty"`
+	ExpiresAt   *time.Time `json:"expires_at,omitempty"`
+}
+
+// Path is one chain of notices from the root to the customer (or to the
+// member's own space).
+type Path struct {
+	// Strength is the weakest link's.
+	Strength string `json:"strength"`
+	// Hops counts resells edges (operated_by edges cost none).
+	Hops int `json:"hops"`
+	// Links run from the root to the customer.
+	Links []Link `json:"links"`
+}
+
+// Link is one notice on a path and how the chain passes through it.
+type Link struct {
+	Notice LinkNotice `json:"notice"`
+	// Role is which entity of the notice the chain passes through (one of
+	// the Role… constants).
+	Role string `json:"role"`
+	// Matched is how that entity meets the next link's entity or, on the
+	// last link, the customer row (or the member's own space).
+	Matched *Match `json:"matched,omitempty"`
+}
+
+// LinkNotice names a notice on a path, with its place in the log and who
+// signed it.
+type LinkNotice struct {
+	Issuer   string `json:"issuer"`
+	ID       string `json:"id"`
+	Kind     string `json:"kind"`
+	Sequence uint64 `json:"sequence,omitempty"`
+	KID      string `json:"kid,omitempty"`
+	SignedBy string `json:"signed_by,omitempty"`
+	Verified bool   `json:"verified"`
+	TLP      string `json:"tlp,omitempty"`
+}
+
+// Match is one identifier meeting one row.
+type Match struct {
+	// Identifier is the notice side's identifier, "type:value".
+	Identifier string `json:"identifier"`
+	// Row is the other side: a customer row, or an entity of the next
+	// notice (Source names the notice). Empty when no single row stands
+	// for the match: a broad prefix over many customers (Note says how
+	// many), or the member's own space.
+	Row Row `json:"row"`
+	// Rule names the matching rule ("same-host", "under-notice-domain",
+	// "customer-prefix-contains", …).
+	Rule string `json:"rule"`
+	// Strength is the rule's strength for this pair.
+	Strength string `json:"strength"`
+	// Method is how the identifier was observed (dns, http, tls, bgp), when
+	// the notice says.
+	Method string `json:"method,omitempty"`
+	// ObservedAt is when the identifier was observed; AgeSeconds is
+	// Event.At minus ObservedAt.
+	ObservedAt *time.Time `json:"observed_at,omitempty"`
+	AgeSeconds *int64     `json:"age_seconds,omitempty"`
+	// Note is context a person needs: "broad prefix, 214 customers",
+	// shorter covering prefixes.
+	Note string `json:"note,omitempty"`
+}
+
+// Row is where the matched value came from.
+type Row struct {
+	// Source is the customer source ("customers.csv", "postgres") or the
+	// notice ("notice:<issuer>/<id>").
+	Source string `json:"source,omitempty"`
+	// Line is the row's line in a file source; 0 when it has none.
+	Line  int    `json:"line,omitempty"`
+	Type  string `json:"type,omitempty"`
+	Value string `json:"value,omitempty"`
+	// Owner is the row's customer id or entity reference.
+	Owner string `json:"owner,omitempty"`
+}
+
+// Evidence is one piece of supporting material from a notice on the paths.
+type Evidence struct {
+	URL         string `json:"url,omitempty"`
+	SHA256      string `json:"sha256,omitempty"`
+	Description string `json:"description,omitempty"`
+	TLP         string `json:"tlp"`
+	// Forwardable is [Forwardable] of TLP: whether the desk may pass it to
+	// the customer concerned.
+	Forwardable bool `json:"forwardable"`
+	// Issuer and NoticeID name the notice that carries it.
+	Issuer   string `json:"issuer,omitempty"`
+	NoticeID string `json:"notice_id,omitempty"`
+}
+
+// Withdrawal says why an alert went.
+type Withdrawal struct {
+	// Reason is one of the Withdraw… constants.
+	Reason string `json:"reason"`
+	// By is the notice that caused it (the RETRACTION, the superseding
+	// notice), when one did.
+	By *LinkNotice `json:"by,omitempty"`
+	// Detail is free text for a person ("key <kid> of edgeshield revoked
+	// at …").
+	Detail string `json:"detail,omitempty"`
+}
+
+// Integrity describes an envelope that failed verification
+// (TypeIntegrity) or names an unknown key (TypeDirectoryStale).
+type Integrity struct {
+	Sequence uint64 `json:"sequence"`
+	Issuer   string `json:"issuer"`
+	KID      string `json:"kid"`
+	NoticeID string `json:"notice_id,omitempty"`
+	// Error is the verifier's error, for a person.
+	Error string `json:"error"`
+}
