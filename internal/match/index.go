@@ -1,0 +1,432 @@
+package match
+
+import (
+	"cmp"
+	"crypto/hmac"
+	"crypto/sha256"
+	"errors"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gaissmai/bart"
+
+	"github.com/headsup-dev/headsup/internal/notice"
+)
+
+// Index is the matching index over a set of rows. It is immutable once
+// built, so any number of goroutines may match against it while the agent
+// builds the next one and swaps it in (an atomic.Pointer[Index]).
+type Index struct {
+	cfg Config
+	d   derived
+
+	owners  []ownerInfo // by owner number; in lexical order of (Owner, Name, Link, Member)
+	rows    []irow      // by row number; sorted by owner, then type, value, source, line
+	sources []string    // interned Row.Source
+	valid   map[int32]time.Time
+
+	hosts    multimap[string] // host -> rows
+	domains  multimap[string] // registrable domain -> host rows under it, except on shared domains
+	emails   multimap[string] // address -> rows
+	mailDoms multimap[string] // e-mail domain -> rows, except mailbox providers and own domains
+	orgs     multimap[string] // organisation key -> rows
+	regs     multimap[string] // registration -> rows
+	asns     multimap[uint32] // ASN -> rows
+	members  multimap[string] // member id -> rows (member rows, and one row per owner with Row.Member)
+	hashes   multimap[hashKey]
+	rawHash  bool // some rows are of type hashed: plain notice values are hashed to meet them
+
+	prefixes *bart.Table[span] // prefix -> its entries in pfx4 or pfx6
+	pfx4     []pent            // IPv4 prefix rows, sorted by (address, length, row)
+	pfx6     []pent            // IPv6 likewise
+}
+
+// ownerInfo is what rows of one owner share. Interning it keeps a row at a
+// few dozen bytes.
+type ownerInfo struct{ Owner, Name, Link, Member string }
+
+// irow is a row inside the index: 32 bytes plus its value.
+type irow struct {
+	value  string
+	owner  int32
+	source int32
+	line   int32
+	typ    typeCode
+}
+
+// typeCode is a Type in one byte.
+type typeCode uint8
+
+var typeCodes = [...]Type{TypeHost, TypePrefix, TypeASN, TypeEmail, TypeOrganisation, TypeRegistration, TypePhone, TypeHashed, TypeMember}
+
+func codeOf(t Type) typeCode { return typeCode(slices.Index(typeCodes[:], t)) }
+
+func (c typeCode) Type() Type { return typeCodes[c] }
+
+// span locates the rows of one key in a multimap's flat list (or the
+// entries of one prefix in pfx4/pfx6). owners counts the distinct owners
+// among them.
+type span struct{ off, n, owners uint32 }
+
+// multimap maps a key to rows, sorted by owner then row number, stored
+// flat so that a key costs one map entry and 4 bytes per row.
+type multimap[K comparable] struct {
+	m    map[K]span
+	rows []int32
+}
+
+func (mm *multimap[K]) get(k K) []int32 {
+	s, ok := mm.m[k]
+	if !ok {
+		return nil
+	}
+	return mm.rows[s.off : s.off+s.n]
+}
+
+func (mm *multimap[K]) span(k K) span { return mm.m[k] }
+
+// multimapBuilder collects (key, row) pairs; rows must be added in
+// ascending row order, which (rows being sorted by owner) keeps each key's
+// list sorted by owner.
+type multimapBuilder[K comparable] map[K][]int32
+
+func (b multimapBuilder[K]) add(k K, row int32) {
+	l := b[k]
+	if n := len(l); n > 0 && l[n-1] == row {
+		return
+	}
+	b[k] = append(l, row)
+}
+
+func (b multimapBuilder[K]) build(rows []irow) multimap[K] {
+	total := 0
+	for _, l := range b {
+		total += len(l)
+	}
+	mm := multimap[K]{m: make(map[K]span, len(b)), rows: make([]int32, 0, total)}
+	for k, l := range b {
+		mm.m[k] = span{off: uint32(len(mm.rows)), n: uint32(len(l)), owners: uint32(countOwners(rows, l))}
+		mm.rows = append(mm.rows, l...)
+	}
+	return mm
+}
+
+// countOwners counts the distinct owners of rows sorted by owner.
+func countOwners(rows []irow, l []int32) int {
+	n := 0
+	for i, r := range l {
+		if i == 0 || rows[r].owner != rows[l[i-1]].owner {
+			n++
+		}
+	}
+	return n
+}
+
+// hashKey is a keyed hash: which configured key (its number in
+// derived.keyIDs) and the HMAC-SHA256.
+type hashKey struct {
+	key uint16
+	sum [sha256.Size]byte
+}
+
+// pent is one prefix row: the prefix's first address as 128 bits (IPv4 in
+// the low 32), its length and the row.
+type pent struct {
+	hi, lo uint64
+	row    int32
+	bits   uint8
+}
+
+func addrBits(a netip.Addr) (hi, lo uint64) {
+	if a.Is4() {
+		b := a.As4()
+		return 0, uint64(b[0])<<24 | uint64(b[1])<<16 | uint64(b[2])<<8 | uint64(b[3])
+	}
+	b := a.As16()
+	for i := 0; i < 8; i++ {
+		hi = hi<<8 | uint64(b[i])
+		lo = lo<<8 | uint64(b[8+i])
+	}
+	return hi, lo
+}
+
+// lastBits returns the last address of p as 128 bits.
+func lastBits(p netip.Prefix) (hi, lo uint64) {
+	hi, lo = addrBits(p.Addr())
+	host := p.Addr().BitLen() - p.Bits() // host bits, counted from the low end
+	switch {
+	case host >= 128:
+		return ^uint64(0), ^uint64(0)
+	case host >= 64:
+		return hi | (uint64(1)<<(host-64) - 1), ^uint64(0)
+	case host > 0:
+		return hi, lo | (uint64(1)<<host - 1)
+	}
+	return hi, lo
+}
+
+func cmpAddr(ahi, alo, bhi, blo uint64) int {
+	if c := cmp.Compare(ahi, bhi); c != 0 {
+		return c
+	}
+	return cmp.Compare(alo, blo)
+}
+
+// hashedTypeOf is the `hashed` type under which a row type is hashed, or ""
+// for types that are never hashed.
+func hashedTypeOf(t Type) string {
+	switch t {
+	case TypeHost, TypeEmail, TypeOrganisation, TypePhone, TypeRegistration:
+		return string(t)
+	case TypePrefix:
+		return "address"
+	}
+	return ""
+}
+
+// Build normalises rows (NormalizeRow) and indexes them. Bad rows are
+// returned as errors and left out; the rest are indexed. The input is not
+// modified and not retained. Rows are ordered by owner, so the index, and
+// every answer it gives, does not depend on the order of the input.
+func Build(rows []Row, cfg Config) (*Index, []*RowError) {
+	cfg = cfg.withDefaults()
+	ix := &Index{cfg: cfg, d: cfg.derive(), valid: map[int32]time.Time{}}
+
+	var errs []*RowError
+	norm := make([]Row, 0, len(rows))
+	for _, r := range rows {
+		n, err := NormalizeRow(r, cfg)
+		if err != nil {
+			var re *RowError
+			if errors.As(err, &re) {
+				errs = append(errs, re)
+			}
+			continue
+		}
+		norm = append(norm, n)
+	}
+	slices.SortFunc(norm, func(a, b Row) int {
+		return cmp.Or(
+			cmp.Compare(a.Owner, b.Owner), cmp.Compare(a.Name, b.Name),
+			cmp.Compare(a.Link, b.Link), cmp.Compare(a.Member, b.Member),
+			cmp.Compare(a.Type, b.Type), cmp.Compare(a.Value, b.Value),
+			cmp.Compare(a.Source, b.Source), cmp.Compare(a.Line, b.Line),
+			a.ValidFrom.Compare(b.ValidFrom))
+	})
+	norm = slices.CompactFunc(norm, func(a, b Row) bool { return a == b })
+
+	var (
+		sourceNo = map[string]int32{}
+		hosts    = multimapBuilder[string]{}
+		domains  = multimapBuilder[string]{}
+		emails   = multimapBuilder[string]{}
+		mailDoms = multimapBuilder[string]{}
+		orgs     = multimapBuilder[string]{}
+		regs     = multimapBuilder[string]{}
+		asns     = multimapBuilder[uint32]{}
+		members  = multimapBuilder[string]{}
+		hashes   = multimapBuilder[hashKey]{}
+		macs     = make([]hashFunc, len(ix.d.keyIDs))
+	)
+	for i, id := range ix.d.keyIDs {
+		macs[i] = newHashFunc(cfg.HashKeys[id])
+	}
+	ix.rows = make([]irow, len(norm))
+	lastMember := ""
+	for i, r := range norm {
+		row := int32(i)
+		o := ownerInfo{r.Owner, r.Name, r.Link, r.Member}
+		if len(ix.owners) == 0 || ix.owners[len(ix.owners)-1] != o {
+			ix.owners = append(ix.owners, o)
+			lastMember = ""
+		}
+		src, ok := sourceNo[r.Source]
+		if !ok {
+			src = int32(len(ix.sources))
+			sourceNo[r.Source] = src
+			ix.sources = append(ix.sources, r.Source)
+		}
+		ix.rows[i] = irow{value: r.Value, owner: int32(len(ix.owners) - 1), source: src, line: int32(r.Line), typ: codeOf(r.Type)}
+		if !r.ValidFrom.IsZero() {
+			ix.valid[row] = r.ValidFrom
+		}
+		if r.Member != "" && r.Member != lastMember {
+			// The owner is a member: entity.member finds it through its
+			// first row (one per owner suffices).
+			members.add(r.Member, row)
+			lastMember = r.Member
+		}
+
+		switch r.Type {
+		case TypeHost:
+			hosts.add(r.Value, row)
+			if !ix.d.shared.covers(r.Value) {
+				if d, err := notice.RegistrableDomain(r.Value); err == nil {
+					domains.add(d, row)
+				}
+			}
+		case TypePrefix:
+			p := netip.MustParsePrefix(r.Value) // NormalizeRow wrote it
+			hi, lo := addrBits(p.Addr())
+			e := pent{hi: hi, lo: lo, row: row, bits: uint8(p.Bits())}
+			if p.Addr().Is4() {
+				ix.pfx4 = append(ix.pfx4, e)
+			} else {
+				ix.pfx6 = append(ix.pfx6, e)
+			}
+		case TypeASN:
+			n, _ := notice.ASN(r.Value)
+			asns.add(n, row)
+		case TypeEmail:
+			emails.add(r.Value, row)
+			if dom := r.Value[strings.LastIndexByte(r.Value, '@')+1:]; !ix.d.noMailDom.covers(dom) {
+				mailDoms.add(dom, row)
+			}
+		case TypeOrganisation:
+			orgs.add(orgKey(r.Value), row)
+		case TypeRegistration:
+			regs.add(r.Value, row)
+		case TypeMember:
+			members.add(r.Value, row)
+		case TypeHashed:
+			if k, ok := ix.parseHashed(r.Value); ok {
+				hashes.add(k, row)
+				ix.rawHash = true
+			}
+		}
+		if ht := hashedTypeOf(r.Type); ht != "" {
+			in := notice.HashInput(ht, r.Value)
+			for k, mac := range macs {
+				hashes.add(hashKey{key: uint16(k), sum: mac(in)}, row)
+			}
+		}
+	}
+	ix.hosts = hosts.build(ix.rows)
+	ix.domains = domains.build(ix.rows)
+	ix.emails = emails.build(ix.rows)
+	ix.mailDoms = mailDoms.build(ix.rows)
+	ix.orgs = orgs.build(ix.rows)
+	ix.regs = regs.build(ix.rows)
+	ix.asns = asns.build(ix.rows)
+	ix.members = members.build(ix.rows)
+	ix.hashes = hashes.build(ix.rows)
+	ix.prefixes = &bart.Table[span]{}
+	ix.pfx4 = ix.buildPrefixes(ix.pfx4, true)
+	ix.pfx6 = ix.buildPrefixes(ix.pfx6, false)
+	return ix, errs
+}
+
+// buildPrefixes sorts one family's entries by (address, length, row) and
+// puts each distinct prefix into the table once, with the span of all its
+// entries. bart's Insert replaces the value of an existing prefix; grouping
+// first means no prefix is ever inserted twice, so two customers with the
+// same prefix are both kept (Modify refuses, rather than overwrites, a
+// duplicate).
+func (ix *Index) buildPrefixes(es []pent, is4 bool) []pent {
+	slices.SortFunc(es, func(a, b pent) int {
+		return cmp.Or(cmpAddr(a.hi, a.lo, b.hi, b.lo), cmp.Compare(a.bits, b.bits), cmp.Compare(a.row, b.row))
+	})
+	for i := 0; i < len(es); {
+		j := i + 1
+		for j < len(es) && es[j].hi == es[i].hi && es[j].lo == es[i].lo && es[j].bits == es[i].bits {
+			j++
+		}
+		owners := 1
+		for k := i + 1; k < j; k++ {
+			// Entries of one prefix are in row order, and rows in owner
+			// order.
+			if ix.rows[es[k].row].owner != ix.rows[es[k-1].row].owner {
+				owners++
+			}
+		}
+		sp := span{off: uint32(i), n: uint32(j - i), owners: uint32(owners)}
+		p := pentPrefix(es[i], is4)
+		ix.prefixes.Modify(p, func(old span, exists bool) (span, bool) {
+			if exists {
+				panic("match: prefix " + p.String() + " inserted twice") // grouping above makes this unreachable
+			}
+			return sp, false
+		})
+		i = j
+	}
+	return es
+}
+
+func pentPrefix(e pent, is4 bool) netip.Prefix {
+	if is4 {
+		v := uint32(e.lo)
+		return netip.PrefixFrom(netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}), int(e.bits))
+	}
+	var b [16]byte
+	for i := 0; i < 8; i++ {
+		b[i] = byte(e.hi >> (56 - 8*i))
+		b[8+i] = byte(e.lo >> (56 - 8*i))
+	}
+	return netip.PrefixFrom(netip.AddrFrom16(b), int(e.bits))
+}
+
+// Len returns the number of rows indexed.
+func (ix *Index) Len() int { return len(ix.rows) }
+
+// row returns row number i as the Row it was built from (normalised).
+func (ix *Index) row(i int32) Row {
+	r := ix.rows[i]
+	o := ix.owners[r.owner]
+	return Row{
+		Owner: o.Owner, Name: o.Name, Link: o.Link, Member: o.Member,
+		Type: r.typ.Type(), Value: r.value, ValidFrom: ix.valid[i],
+		Source: ix.sources[r.source], Line: int(r.line),
+	}
+}
+
+// orgKey is an organisation name's matching key: the normal form without
+// spaces, so "Epiq-Hosting" and "Epiq Hosting" meet.
+func orgKey(name string) string { return strings.ReplaceAll(name, " ", "") }
+
+// hashFunc computes HMAC-SHA256 under one key.
+type hashFunc func(in []byte) [sha256.Size]byte
+
+func newHashFunc(key []byte) hashFunc {
+	return func(in []byte) (out [sha256.Size]byte) {
+		m := hmac.New(sha256.New, key)
+		m.Write(in)
+		m.Sum(out[:0])
+		return out
+	}
+}
+
+// parseHashed reads a hashed identifier in normal form; false when its key
+// is not configured (retired or unknown keys match nothing) or it is
+// malformed.
+func (ix *Index) parseHashed(s string) (hashKey, bool) {
+	parts := strings.Split(s, ":")
+	if len(parts) != 4 || parts[0] != "hmac-sha256" || len(parts[3]) != 2*sha256.Size {
+		return hashKey{}, false
+	}
+	k, ok := slices.BinarySearch(ix.d.keyIDs, parts[1])
+	if !ok {
+		return hashKey{}, false
+	}
+	hk := hashKey{key: uint16(k)}
+	for i := range hk.sum {
+		hiN, ok1 := unhex(parts[3][2*i])
+		loN, ok2 := unhex(parts[3][2*i+1])
+		if !ok1 || !ok2 {
+			return hashKey{}, false
+		}
+		hk.sum[i] = hiN<<4 | loN
+	}
+	return hk, true
+}
+
+func unhex(c byte) (byte, bool) {
+	switch {
+	case c >= '0' && c <= '9':
+		return c - '0', true
+	case c >= 'a' && c <= 'f':
+		return c - 'a' + 10, true
+	}
+	return 0, false
+}
