@@ -310,3 +310,18 @@ func PeekClaims(jws string) (*Claims, error) {
 	}
 	return parseClaims(cs.claims)
 }
+
+// PeekKeyID returns the header's kid WITHOUT verifying anything: an agent
+// uses it to park a notice signed by a key its directory does not know yet
+// and to say which key in its "directory stale" alert.
+func PeekKeyID(jws string) (string, error) {
+	cs, err := splitJWS(jws)
+	if err != nil {
+		return "", err
+	}
+	h, err := checkHeader(cs.header)
+	if err != nil {
+		return "", err
+	}
+	return h.kid, nil
+}

@@ -1,0 +1,328 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+
+	headsupv1 "github.com/headsup-dev/headsup/api/headsup/v1"
+	"github.com/headsup-dev/headsup/internal/customers"
+	"github.com/headsup-dev/headsup/internal/directory"
+	"github.com/headsup-dev/headsup/internal/match"
+)
+
+// ErrLogChanged: the hub serves another log than the one the agent's
+// cursor belongs to (a recreated or restored stream). The agent stops
+// rather than read new history under old numbers; an operator decides.
+var ErrLogChanged = errors.New("the hub serves another log than the agent's cursor belongs to")
+
+// received is one subscription event handed from the reader to the loop.
+type received struct {
+	logID    string
+	seq      uint64
+	storedAt time.Time
+	at       time.Time // receipt time
+	env      *headsupv1.Envelope
+	jws      string // redacted entries: the JWS alone
+}
+
+// agent is one running headsup-agent.
+type agent struct {
+	cfg    Config
+	log    *slog.Logger
+	store  *store
+	model  *model
+	dirs   *directory.Watcher
+	cursor cursor
+
+	mu        sync.Mutex
+	snapshots map[int]customers.Snapshot
+	custIndex *match.Index
+
+	// wake tells the outbox deliverers that new events are committed.
+	wake []chan struct{}
+	// parkedSerial is the directory serial parked entries were last tried
+	// against.
+	parkedSerial  uint64
+	parkedChecked bool
+}
+
+// Run runs the agent until ctx is done.
+func Run(ctx context.Context, cfg Config) error {
+	cfg.withDefaults()
+	if cfg.Member == "" {
+		return errors.New("agent: member: missing")
+	}
+	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
+		return fmt.Errorf("agent: state directory: %w", err)
+	}
+	st, err := openStore(ctx, cfg.StateDir)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	dirs, err := directory.NewWatcher(cfg.DirectoryPath, cfg.Logger)
+	if err != nil {
+		return fmt.Errorf("agent: directory: %w", err)
+	}
+	a := &agent{cfg: cfg, log: cfg.Logger, store: st, model: newModel(), dirs: dirs, snapshots: map[int]customers.Snapshot{}}
+	if err := a.load(ctx); err != nil {
+		return err
+	}
+	for range cfg.Outputs {
+		a.wake = append(a.wake, make(chan struct{}, 1))
+	}
+
+	g, ctx := errgroup.WithContext(ctx)
+	incoming := make(chan received, cfg.BatchSize)
+	custChanged := make(chan struct{}, 1)
+	g.Go(func() error { return dirs.Run(ctx) })
+	for i, src := range cfg.Customers {
+		g.Go(func() error {
+			return src.Run(ctx, func(s customers.Snapshot) {
+				a.mu.Lock()
+				a.snapshots[i] = s
+				a.mu.Unlock()
+				select {
+				case custChanged <- struct{}{}:
+				default:
+				}
+			})
+		})
+	}
+	for i, out := range cfg.Outputs {
+		g.Go(func() error { return a.deliver(ctx, out, a.wake[i]) })
+	}
+	g.Go(func() error { return a.subscribe(ctx, incoming) })
+	g.Go(func() error { return a.loop(ctx, incoming, custChanged) })
+	err = g.Wait()
+	if errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}
+
+// load rebuilds the in-memory model from the store.
+func (a *agent) load(ctx context.Context) error {
+	var err error
+	if a.cursor, err = a.store.cursor(ctx); err != nil {
+		return fmt.Errorf("agent: state: %w", err)
+	}
+	verified, err := a.store.entries(ctx, statusVerified)
+	if err != nil {
+		return fmt.Errorf("agent: state: %w", err)
+	}
+	for _, e := range verified {
+		r, err := recordOf(e)
+		if err != nil {
+			return fmt.Errorf("agent: state: sequence %d: %w", e.Seq, err)
+		}
+		a.model.add(r)
+	}
+	redacted, err := a.store.entries(ctx, statusRedacted)
+	if err != nil {
+		return err
+	}
+	for _, e := range redacted {
+		a.model.redacted[ref{e.Issuer, e.ID}] = e.Seq
+	}
+	for _, status := range []string{statusParked, statusInvalid} {
+		unverified, err := a.store.entries(ctx, status)
+		if err != nil {
+			return err
+		}
+		for _, e := range unverified {
+			a.model.unverified[ref{e.Issuer, e.ID}] = e.Seq
+		}
+	}
+	a.log.Info("agent state loaded", "log_id", a.cursor.LogID, "cursor", a.cursor.Seq, "notices", len(a.model.bySeq))
+	return nil
+}
+
+// loop is the single writer: it turns batches of entries, customer-list
+// changes, directory reloads and clock ticks into one transaction each.
+func (a *agent) loop(ctx context.Context, incoming <-chan received, custChanged <-chan struct{}) error {
+	tick := time.NewTicker(a.cfg.Reevaluate)
+	defer tick.Stop()
+	dirChanged := a.dirs.Changed()
+	// Start from a full evaluation: time has passed while the agent was
+	// down, and customers or directory may have changed.
+	if err := a.commit(ctx, nil); err != nil {
+		return err
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case first := <-incoming:
+			batch := []received{first}
+			timer := time.NewTimer(a.cfg.BatchWait)
+		collect:
+			for len(batch) < a.cfg.BatchSize {
+				select {
+				case r := <-incoming:
+					batch = append(batch, r)
+				case <-timer.C:
+					break collect
+				case <-ctx.Done():
+					timer.Stop()
+					return ctx.Err()
+				}
+			}
+			timer.Stop()
+			if err := a.commit(ctx, batch); err != nil {
+				return err
+			}
+		case <-custChanged:
+			a.rebuildCustomers()
+			if err := a.commit(ctx, nil); err != nil {
+				return err
+			}
+		case <-dirChanged:
+			dirChanged = a.dirs.Changed()
+			if err := a.commit(ctx, nil); err != nil {
+				return err
+			}
+		case <-tick.C:
+			if err := a.commit(ctx, nil); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// rebuildCustomers merges the sources' snapshots into a new index, swapped
+// in whole.
+func (a *agent) rebuildCustomers() {
+	a.mu.Lock()
+	var rows []match.Row
+	for i := range len(a.cfg.Customers) {
+		rows = append(rows, a.snapshots[i].Rows...)
+	}
+	a.mu.Unlock()
+	ix, bad := match.Build(rows, a.matchConfig())
+	for _, e := range bad {
+		a.log.Warn("customer row left out", "err", e)
+	}
+	a.mu.Lock()
+	a.custIndex = ix
+	a.mu.Unlock()
+	a.log.Info("customer list loaded", "identifiers", ix.Len())
+}
+
+func (a *agent) customerIndex() *match.Index {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.custIndex == nil {
+		a.custIndex, _ = match.Build(nil, a.matchConfig())
+	}
+	return a.custIndex
+}
+
+// matchConfig adds what the directory says to the configured matching:
+// this provider's own identity and every member's own domains and ASNs
+// (never a reason to match two strangers).
+func (a *agent) matchConfig() match.Config {
+	cfg := a.cfg.Match
+	dir := a.dirs.Current()
+	cfg.OwnMember = a.cfg.Member
+	cfg.TestNetwork = dir.TestNetwork
+	for _, m := range dir.Members {
+		cfg.MemberDomains = append(cfg.MemberDomains, m.Domains...)
+		cfg.MemberASNs = append(cfg.MemberASNs, m.ASNs...)
+		if m.ID == a.cfg.Member {
+			cfg.OwnASNs = append(cfg.OwnASNs, m.ASNs...)
+			cfg.OwnPrefixes = append(cfg.OwnPrefixes, m.Prefixes...)
+			cfg.OwnDomains = append(cfg.OwnDomains, m.Domains...)
+		}
+	}
+	return cfg
+}
+
+// subscribe reads the hub from the committed cursor, reconnecting after
+// failures; delivery is at least once and the loop drops what it has.
+func (a *agent) subscribe(ctx context.Context, out chan<- received) error {
+	opts := append([]grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}, a.cfg.DialOptions...)
+	conn, err := grpc.NewClient(a.cfg.Hub, opts...)
+	if err != nil {
+		return fmt.Errorf("agent: hub %s: %w", a.cfg.Hub, err)
+	}
+	defer conn.Close()
+	client := headsupv1.NewHubServiceClient(conn)
+	backoff := 200 * time.Millisecond
+	for {
+		after, logID := a.committed()
+		err := a.readStream(ctx, client, after, logID, out)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		switch status.Code(err) {
+		case codes.FailedPrecondition:
+			return fmt.Errorf("%w: %v", ErrLogChanged, err)
+		case codes.OutOfRange, codes.DataLoss:
+			// The hub lost history the agent has, or has a gap: retrying
+			// cannot fix it, and skipping would hide it.
+			return fmt.Errorf("agent: hub log: %w", err)
+		}
+		a.log.Warn("subscription ended; resuming from the cursor", "after", after, "err", err, "retry_in", backoff)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 15*time.Second)
+	}
+}
+
+func (a *agent) committed() (uint64, string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.cursor.Seq, a.cursor.LogID
+}
+
+func (a *agent) readStream(ctx context.Context, client headsupv1.HubServiceClient, after uint64, logID string, out chan<- received) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	st, err := client.Subscribe(ctx, &headsupv1.SubscribeRequest{
+		Start: &headsupv1.SubscribeRequest_AfterSequence{AfterSequence: after}, LogId: logID,
+	})
+	if err != nil {
+		return err
+	}
+	var log string
+	for {
+		ev, err := st.Recv()
+		if err != nil {
+			return err
+		}
+		now := a.cfg.Now()
+		switch e := ev.Event.(type) {
+		case *headsupv1.SubscribeResponse_Start:
+			log = e.Start.GetLogId()
+		case *headsupv1.SubscribeResponse_Entry:
+			r := received{logID: log, seq: e.Entry.GetSequence(), storedAt: e.Entry.GetStoredAt().AsTime(), at: now, env: e.Entry.GetEnvelope()}
+			select {
+			case out <- r:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		case *headsupv1.SubscribeResponse_Redacted:
+			r := received{logID: log, seq: e.Redacted.GetSequence(), storedAt: e.Redacted.GetStoredAt().AsTime(), at: now, jws: e.Redacted.GetJws()}
+			select {
+			case out <- r:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+	}
+}

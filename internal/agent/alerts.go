@@ -1,0 +1,394 @@
+package agent
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	headsupv1 "github.com/headsup-dev/headsup/api/headsup/v1"
+	"github.com/headsup-dev/headsup/internal/alert"
+	"github.com/headsup-dev/headsup/internal/directory"
+	"github.com/headsup-dev/headsup/internal/match"
+)
+
+// reconcile evaluates the current state and writes, in tx, one event for
+// every alert whose content changed: raised, updated or withdrawn. It
+// returns how many events it wrote.
+func (a *agent) reconcile(ctx context.Context, tx *sql.Tx, dir *directory.Directory, now time.Time) (int, error) {
+	now = now.UTC().Truncate(time.Second)
+	roots, sightings, resellers := a.model.active(dir, now)
+	cands := evaluate(a.model, roots, sightings, resellers, a.customerIndex(), a.matchConfig(), a.cfg.Member, a.cfg.MaxHops, now)
+	next := map[string]*alert.Event{}
+	for id, c := range cands {
+		next[id] = a.matchEvent(id, c, dir, now)
+	}
+	// Integrity and directory-stale alerts come from the entries table, so
+	// they too are a function of the state, whatever the order.
+	invalid, err := entriesIn(ctx, tx, statusInvalid)
+	if err != nil {
+		return 0, err
+	}
+	for _, e := range invalid {
+		id := alert.ID(a.cfg.Member, "", "integrity", strconv.FormatUint(e.Seq, 10))
+		next[id] = a.integrityEvent(id, alert.TypeIntegrity, e, now,
+			fmt.Sprintf("notice %d from %s failed verification against a known key: do not trust it", e.Seq, e.Issuer))
+	}
+	parked, err := entriesIn(ctx, tx, statusParked)
+	if err != nil {
+		return 0, err
+	}
+	for _, e := range parked {
+		id := alert.ID(a.cfg.Member, "", "directory-stale", e.Kid)
+		if _, ok := next[id]; !ok {
+			next[id] = a.integrityEvent(id, alert.TypeDirectoryStale, e, now,
+				fmt.Sprintf("directory stale: key %s of %s is unknown here; its notices are parked until the directory is reloaded", e.Kid, e.Issuer))
+		}
+	}
+
+	prev, err := alertsIn(ctx, tx)
+	if err != nil {
+		return 0, err
+	}
+	written := 0
+	write := func(ev *alert.Event, state, customer, fp string) error {
+		body, err := json.Marshal(ev)
+		if err != nil {
+			return err
+		}
+		written++
+		return putAlert(ctx, tx, alertRow{AlertID: ev.AlertID, Revision: ev.Revision, State: state, Type: ev.Type,
+			CustomerID: customer, Fingerprint: fp, Event: string(body)}, now)
+	}
+	ids := sortedKeys(next)
+	for _, id := range ids {
+		ev := next[id]
+		fp := fingerprint(ev)
+		p, seen := prev[id]
+		switch {
+		case seen && p.State == stateActive && p.Fingerprint == fp:
+			continue
+		case seen && p.State == stateActive:
+			ev.Event = alert.EventUpdated
+		case seen && ev.Type == alert.TypeIntegrity:
+			continue // raised once, never withdrawn
+		default:
+			ev.Event = alert.EventRaised
+		}
+		ev.Revision = p.Revision + 1
+		ev.PeakStrength = peak(p.Event, ev.Strength)
+		customer := ""
+		if ev.Customer != nil {
+			customer = ev.Customer.ID
+		}
+		if err := write(ev, stateActive, customer, fp); err != nil {
+			return written, err
+		}
+	}
+	for _, id := range sortedKeys(prev) {
+		p := prev[id]
+		if p.State != stateActive || p.Type == alert.TypeIntegrity {
+			continue
+		}
+		if _, ok := next[id]; ok {
+			continue
+		}
+		var ev alert.Event
+		if err := json.Unmarshal([]byte(p.Event), &ev); err != nil {
+			return written, fmt.Errorf("agent: state: alert %s: %w", id, err)
+		}
+		ev.Withdrawn = a.whyWithdrawn(&ev, dir, now)
+		ev.Event, ev.Revision, ev.At = alert.EventWithdrawn, p.Revision+1, now
+		ev.PeakStrength = peak(p.Event, "")
+		ev.Paths, ev.Strength = nil, ""
+		if err := write(&ev, stateWithdrawn, p.CustomerID, ""); err != nil {
+			return written, err
+		}
+	}
+	return written, nil
+}
+
+const (
+	stateActive    = "active"
+	stateWithdrawn = "withdrawn"
+)
+
+func sortedKeys[V any](m map[string]V) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	slices.Sort(ks)
+	return ks
+}
+
+// fingerprint is what decides "updated": the event without the fields
+// that change with every revision.
+func fingerprint(ev *alert.Event) string {
+	c := *ev
+	c.Event, c.Revision, c.At, c.PeakStrength = "", 0, time.Time{}, ""
+	for i := range c.Paths {
+		c.Paths[i] = clearAges(c.Paths[i])
+	}
+	b, _ := json.Marshal(c)
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// clearAges drops observation ages, which grow with the clock: an alert
+// is not "updated" because time passed.
+func clearAges(p alert.Path) alert.Path {
+	links := slices.Clone(p.Links)
+	for i := range links {
+		if links[i].Matched != nil {
+			m := *links[i].Matched
+			m.AgeSeconds = nil
+			links[i].Matched = &m
+		}
+	}
+	p.Links = links
+	return p
+}
+
+func peak(prevEvent, strength string) string {
+	best := strength
+	if prevEvent != "" {
+		var p alert.Event
+		if json.Unmarshal([]byte(prevEvent), &p) == nil && (p.PeakStrength == alert.StrengthStrong || p.Strength == alert.StrengthStrong) {
+			best = alert.StrengthStrong
+		} else if best == "" && (p.PeakStrength != "" || p.Strength != "") {
+			best = alert.StrengthWeak
+		}
+	}
+	return best
+}
+
+func strengthName(s match.Strength) string {
+	if s == match.Strong {
+		return alert.StrengthStrong
+	}
+	return alert.StrengthWeak
+}
+
+// matchEvent builds the alert a candidate stands for, with everything a
+// person needs to act in minutes.
+func (a *agent) matchEvent(id string, c *candidate, dir *directory.Directory, now time.Time) *alert.Event {
+	ev := &alert.Event{Schema: alert.SchemaV1, AlertID: id, Type: c.typ, At: now, Member: a.cfg.Member,
+		Strength: strengthName(c.strength())}
+	if c.customer.Owner != "" {
+		ev.Customer = &alert.Customer{ID: c.customer.Owner, Name: c.customer.Name, Link: c.customer.Link, Member: c.customer.Member}
+	}
+	issuers := map[string]bool{}
+	var evidence []alert.Evidence
+	seenEvidence := map[string]bool{}
+	addEvidence := func(r *record) {
+		for _, e := range r.n.GetEvidence() {
+			k := r.ref().String() + e.GetUrl() + e.GetSha256() + e.GetDescription()
+			if seenEvidence[k] {
+				continue
+			}
+			seenEvidence[k] = true
+			tlp := alert.TLPFromProto(e.GetTlp())
+			evidence = append(evidence, alert.Evidence{URL: e.GetUrl(), SHA256: e.GetSha256(), Description: e.GetDescription(),
+				TLP: tlp, Forwardable: alert.Forwardable(tlp), Issuer: r.n.GetIssuer(), NoticeID: r.n.GetId()})
+		}
+	}
+	for _, p := range c.paths {
+		ap := alert.Path{Strength: strengthName(p.strength), Hops: p.hops}
+		for _, l := range p.links {
+			issuers[l.rec.n.GetIssuer()] = true
+			addEvidence(l.rec)
+			ap.Links = append(ap.Links, alert.Link{Notice: linkNotice(l.rec), Role: l.role, Matched: a.matched(l, now)})
+		}
+		ev.Paths = append(ev.Paths, ap)
+	}
+	ev.Corroboration = len(issuers)
+	ev.Evidence = evidence
+
+	issuer := alert.Issuer{ID: c.rootRef.issuer}
+	if m, ok := dir.Member(c.rootRef.issuer); ok {
+		issuer.Name, issuer.AbuseContact = m.Name, m.AbuseContact
+	}
+	var subject *headsupv1.Entity
+	reason := ""
+	if c.root != nil {
+		n := c.root.n
+		subject, reason = n.GetSubject(), n.GetReason()
+		root := &alert.NoticeRef{Issuer: issuer, ID: n.GetId(), Sequence: c.root.seq, KID: c.root.kid, SignedBy: n.GetIssuer(),
+			Verified: true, Action: alert.ActionSuspended, Reason: reason, ReasonVerified: true, Summary: n.GetSummary(),
+			TLP: alert.TLPFromProto(n.GetTlp()), IssuedAt: timeOf(n.GetIssuedAt()), EffectiveAt: timeOf(n.GetEffectiveAt()), ExpiresAt: timeOf(n.GetExpiresAt())}
+		if lb := n.GetLegalBasis(); lb != nil {
+			root.LegalBasis = &alert.LegalBasis{Kind: alert.LegalBasisKindFromProto(lb.GetKind()), Reference: lb.GetReference(), URL: lb.GetUrl()}
+		}
+		ev.Root = root
+	} else {
+		// The suspension is not visible here: what is known of it comes
+		// from the sighting, and is never shown as verified.
+		sighting := c.paths[0].links[0].rec.n
+		subject, reason = sighting.GetSubject(), sighting.GetReason()
+		ev.Root = &alert.NoticeRef{Issuer: issuer, ID: c.rootRef.id, Sequence: a.model.redacted[c.rootRef],
+			Action: alert.ActionSuspended, Reason: reason, ReasonVerified: false}
+	}
+	ev.Subject = entityOf(subject)
+	ev.GroupKey = alert.GroupKey(a.cfg.Member, c.customer.Owner, ev.Subject.Label)
+	ev.Severity = alert.Severity(ev.Type, ev.Strength, reason, ev.Corroboration)
+	ev.Headline = headline(c, ev, issuer, reason)
+	ev.TLP = alert.MaxTLP(ev)
+	return ev
+}
+
+func (a *agent) matched(l link, now time.Time) *alert.Match {
+	m := l.match
+	out := &alert.Match{Identifier: m.Identifier, Rule: string(m.Rule), Strength: strengthName(l.strength),
+		Row: alert.Row{Source: m.Row.Source, Line: m.Row.Line, Type: string(m.Row.Type), Value: m.Row.Value, Owner: m.Row.Owner}}
+	if !m.ObservedAt.IsZero() {
+		t := m.ObservedAt.UTC()
+		age := int64(now.Sub(t) / time.Second)
+		out.ObservedAt, out.AgeSeconds = &t, &age
+	}
+	var notes []string
+	if m.Customers > 0 {
+		notes = append(notes, fmt.Sprintf("broad prefix, %d customers", m.Customers))
+	}
+	if len(m.Context) > 0 {
+		notes = append(notes, "also within "+strings.Join(m.Context, ", "))
+	}
+	if l.strength < m.Strength {
+		notes = append(notes, "weak: the sighting was observed by DNS only")
+	}
+	out.Note = strings.Join(notes, "; ")
+	return out
+}
+
+func linkNotice(r *record) alert.LinkNotice {
+	return alert.LinkNotice{Issuer: r.n.GetIssuer(), ID: r.n.GetId(), Kind: alert.KindFromProto(r.n.GetKind()),
+		Sequence: r.seq, KID: r.kid, SignedBy: r.n.GetIssuer(), Verified: true, TLP: alert.TLPFromProto(r.n.GetTlp())}
+}
+
+func timeOf(ts interface{ AsTime() time.Time }) *time.Time {
+	if ts == nil {
+		return nil
+	}
+	if v, ok := ts.(interface{ IsValid() bool }); ok && !v.IsValid() {
+		return nil
+	}
+	t := ts.AsTime().UTC()
+	if t.Unix() == 0 {
+		return nil
+	}
+	return &t
+}
+
+// entityOf renders an entity for people: a label and "type:value"
+// identifiers.
+func entityOf(e *headsupv1.Entity) *alert.Entity {
+	out := &alert.Entity{Member: e.GetMember(), Identifiers: []string{}}
+	for _, r := range entityRowsAll(e) {
+		out.Identifiers = append(out.Identifiers, string(r.Type)+":"+r.Value)
+	}
+	out.Label = e.GetLabel()
+	if out.Label == "" && len(out.Identifiers) > 0 {
+		_, out.Label, _ = strings.Cut(out.Identifiers[0], ":")
+	}
+	if out.Label == "" {
+		out.Label = e.GetMember()
+	}
+	return out
+}
+
+// headline is the one sentence a desk reads first.
+func headline(c *candidate, ev *alert.Event, issuer alert.Issuer, reason string) string {
+	subject := ev.Subject.Label
+	who := "your customer " + c.customer.Name
+	if c.customer.Owner == "" {
+		who = "an unknown customer in your own space"
+	}
+	if last := lastLink(c); last != nil && len(c.paths[0].links) > 1 {
+		switch last.role {
+		case roleOperator, roleUpstream:
+			var via string
+			if len(c.paths[0].links) >= 2 {
+				prev := c.paths[0].links[len(c.paths[0].links)-1].rec.n.GetSubject()
+				via = entityOf(prev).Label
+			}
+			if via != "" {
+				if last.role == roleOperator {
+					who += " (operator of " + via + ")"
+				} else {
+					who += " (upstream of " + via + ")"
+				}
+			}
+		}
+	}
+	by := issuer.ID
+	if c.root == nil {
+		return fmt.Sprintf("%s serves %s, reported suspended by %s for %s (not visible to you: unverified; ask %s)",
+			who, subject, by, orUnknown(reason), orUnknown(issuer.AbuseContact))
+	}
+	return fmt.Sprintf("%s serves %s, suspended by %s for %s", who, subject, by, orUnknown(reason))
+}
+
+func lastLink(c *candidate) *link {
+	if len(c.paths) == 0 || len(c.paths[0].links) == 0 {
+		return nil
+	}
+	return &c.paths[0].links[len(c.paths[0].links)-1]
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "an unstated reason"
+	}
+	return s
+}
+
+func (a *agent) integrityEvent(id, typ string, e entryRow, now time.Time, headline string) *alert.Event {
+	return &alert.Event{Schema: alert.SchemaV1, AlertID: id, Type: typ, At: now, Member: a.cfg.Member,
+		GroupKey: alert.GroupKey(a.cfg.Member, "", typ), Headline: headline, Severity: alert.Severity(typ, "", "", 0),
+		Integrity: &alert.Integrity{Sequence: e.Seq, Issuer: e.Issuer, KID: e.Kid, NoticeID: e.ID, Error: e.Error}}
+}
+
+// whyWithdrawn finds why an alert's last path went: the first notice on
+// its former paths that is no longer active, or the customer gone.
+func (a *agent) whyWithdrawn(ev *alert.Event, dir *directory.Directory, now time.Time) *alert.Withdrawal {
+	if ev.Type == alert.TypeDirectoryStale {
+		return &alert.Withdrawal{Reason: alert.WithdrawSuperseded, Detail: "the directory now knows the key; the parked notices were verified"}
+	}
+	if ev.Type == alert.TypeOwnSpace && ev.Root != nil {
+		if rec, ok := a.model.byRef[ref{ev.Root.Issuer.ID, ev.Root.ID}]; ok && a.model.inactiveReason(rec, dir, now) == "" {
+			return &alert.Withdrawal{Reason: alert.WithdrawSuperseded, Detail: "a customer of yours now matches this suspension: see that alert"}
+		}
+	}
+	var refs []ref
+	if ev.Root != nil {
+		refs = append(refs, ref{ev.Root.Issuer.ID, ev.Root.ID})
+	}
+	for _, p := range ev.Paths {
+		for _, l := range p.Links {
+			refs = append(refs, ref{l.Notice.Issuer, l.Notice.ID})
+		}
+	}
+	for _, r := range refs {
+		rec, ok := a.model.byRef[r]
+		if !ok {
+			continue
+		}
+		reason := a.model.inactiveReason(rec, dir, now)
+		if reason == "" {
+			continue
+		}
+		w := &alert.Withdrawal{Reason: reason, Detail: fmt.Sprintf("notice %s (sequence %d) is %s", r, rec.seq, strings.ReplaceAll(reason, "_", " "))}
+		for _, by := range a.model.replacedBy[r] {
+			ln := linkNotice(by)
+			w.By = &ln
+		}
+		return w
+	}
+	return &alert.Withdrawal{Reason: alert.WithdrawCustomerRemoved, Detail: "no customer row matches any more"}
+}

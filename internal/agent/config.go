@@ -1,0 +1,100 @@
+package agent
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"google.golang.org/grpc"
+
+	"github.com/headsup-dev/headsup/internal/customers"
+	"github.com/headsup-dev/headsup/internal/match"
+	"github.com/headsup-dev/headsup/internal/sink"
+)
+
+// CustomerSource is where the provider's customer list comes from (a file,
+// PostgreSQL). Run calls onChange with every new complete snapshot and
+// keeps the last good one in force when a version is bad.
+type CustomerSource interface {
+	Run(ctx context.Context, onChange func(customers.Snapshot)) error
+}
+
+// Output is one alert sink with the filter that decides what reaches it.
+type Output struct {
+	Sink   sink.Sink
+	Filter sink.Filter
+}
+
+// Config is everything Run needs.
+type Config struct {
+	// Hub is the hub's gRPC address; DialOptions are added to the dial
+	// (credentials: plaintext until access control lands).
+	Hub         string
+	DialOptions []grpc.DialOption
+	// Member is this provider's member id.
+	Member string
+	// DirectoryPath is the agent's own copy of the member directory,
+	// reloaded on change. The agent verifies every envelope against it,
+	// never trusting the hub.
+	DirectoryPath string
+	// StateDir holds agent.db (SQLite): notices, alerts, outbox, cursor.
+	// Deleted, it is rebuilt by a replay of the hub.
+	StateDir string
+	// Customers are the sources of the customer list, merged.
+	Customers []CustomerSource
+	// Outputs receive alert events from the persistent outbox.
+	Outputs []Output
+	// Match configures matching: shared domains, mailbox providers and
+	// transit ASNs added to the built-in lists, hash keys. This provider's
+	// own identity (member, ASNs, prefixes, domains) is added from the
+	// directory, and every member's domains and ASNs too.
+	Match match.Config
+	// MaxHops bounds reseller edges in a chain (operated_by costs none).
+	MaxHops int
+	// BatchSize and BatchWait bound one transaction of notices.
+	BatchSize int
+	BatchWait time.Duration
+	// Reevaluate is how often time alone (expiry, effective_at) is checked.
+	Reevaluate time.Duration
+	// Logger receives structured logs; nil discards them.
+	Logger *slog.Logger
+	// Now is the agent's clock; nil means time.Now.
+	Now func() time.Time
+	// Committed, if set, is called after every commit with the cursor
+	// (the last sequence whose effects are durable): for metrics and tests.
+	Committed func(seq uint64)
+}
+
+// DefaultConfig returns the defaults of DESIGN.md.
+func DefaultConfig() Config {
+	return Config{
+		Hub:        "127.0.0.1:7443",
+		StateDir:   "headsup-agent-state",
+		MaxHops:    3,
+		BatchSize:  1000,
+		BatchWait:  100 * time.Millisecond,
+		Reevaluate: time.Minute,
+	}
+}
+
+func (c *Config) withDefaults() {
+	d := DefaultConfig()
+	if c.MaxHops == 0 {
+		c.MaxHops = d.MaxHops
+	}
+	if c.BatchSize == 0 {
+		c.BatchSize = d.BatchSize
+	}
+	if c.BatchWait == 0 {
+		c.BatchWait = d.BatchWait
+	}
+	if c.Reevaluate == 0 {
+		c.Reevaluate = d.Reevaluate
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+}

@@ -1,0 +1,21 @@
+// Package agent is headsup-agent: the subscriber a provider runs at its
+// own premises. It reads the hub's log from its cursor, verifies every
+// envelope itself with its own copy of the directory (never trusting the
+// hub), matches every active notice against the provider's own customer
+// list (which never leaves the premises), follows sightings and reseller
+// chains as DESIGN.md's "Chains and alerts" says, and raises, updates and
+// withdraws alerts through a persistent outbox.
+//
+// Contract:
+//   - Evaluation is a pure function of the active notices, the customer
+//     list, the directory and the clock, re-run after every batch, list
+//     change, directory reload and clock tick: order of arrival never
+//     matters.
+//   - One SQLite transaction holds a batch of entries, the cursor after
+//     them and the alert events they caused: a kill at any instant loses
+//     and duplicates nothing. Sinks are fed from the outbox and may see an
+//     event twice after a crash; (alert_id, revision) is the idempotency key.
+//   - A failure against a known key is an integrity alert and the notice is
+//     never matched; an unknown kid parks the notice and raises "directory
+//     stale" until a reload lets it verify.
+package agent

@@ -1,0 +1,290 @@
+package agent
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	_ "modernc.org/sqlite" // the pure-Go SQLite driver, registered as "sqlite"
+
+	"github.com/headsup-dev/headsup/internal/alert"
+)
+
+// schema is the agent's state: one SQLite file a desk can open with the
+// sqlite3 shell. The cursor moves in the same transaction as the notices it
+// covers and the alert events they caused, so a kill at any instant loses
+// and duplicates nothing.
+const schema = `
+CREATE TABLE IF NOT EXISTS meta (
+	key   TEXT PRIMARY KEY,
+	value TEXT NOT NULL
+);
+-- Every entry received: verified notices (with their bytes), and what was
+-- parked (unknown kid), redacted or refused, so the history is complete.
+CREATE TABLE IF NOT EXISTS entries (
+	seq         INTEGER PRIMARY KEY,
+	status      TEXT NOT NULL,  -- verified | parked | redacted | invalid
+	issuer      TEXT NOT NULL,
+	id          TEXT NOT NULL,
+	kind        TEXT NOT NULL,
+	kid         TEXT NOT NULL,
+	notice      BLOB,
+	jws         TEXT NOT NULL,
+	stored_at   INTEGER NOT NULL, -- unix seconds, the hub's store time
+	log_time    INTEGER NOT NULL, -- the bound used for key validity
+	error       TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS entries_status ON entries(status);
+-- The last event of every alert the agent ever raised.
+CREATE TABLE IF NOT EXISTS alerts (
+	alert_id    TEXT PRIMARY KEY,
+	revision    INTEGER NOT NULL,
+	state       TEXT NOT NULL,  -- active | withdrawn
+	type        TEXT NOT NULL,
+	customer_id TEXT NOT NULL,
+	fingerprint TEXT NOT NULL,
+	event       TEXT NOT NULL,  -- headsup.alert.v1 JSON
+	updated_at  INTEGER NOT NULL
+);
+-- Events waiting for, or delivered to, each sink.
+CREATE TABLE IF NOT EXISTS outbox (
+	id         INTEGER PRIMARY KEY AUTOINCREMENT,
+	alert_id   TEXT NOT NULL,
+	revision   INTEGER NOT NULL,
+	body       TEXT NOT NULL,
+	created_at INTEGER NOT NULL,
+	UNIQUE(alert_id, revision)
+);
+CREATE TABLE IF NOT EXISTS deliveries (
+	outbox_id    INTEGER NOT NULL,
+	sink         TEXT NOT NULL,
+	delivered_at INTEGER NOT NULL,
+	PRIMARY KEY (outbox_id, sink)
+);
+`
+
+// store is the agent's SQLite state.
+type store struct {
+	db *sql.DB
+}
+
+func openStore(ctx context.Context, dir string) (*store, error) {
+	path := filepath.Join(dir, "agent.db")
+	// WAL lets a desk read while the agent writes; synchronous=FULL makes
+	// every commit durable before the agent acknowledges anything to a sink.
+	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(5000)&_pragma=foreign_keys(ON)"
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("state %s: %w", path, err)
+	}
+	// One writer: SQLite serialises writes anyway, and one connection keeps
+	// transactions simple.
+	db.SetMaxOpenConns(1)
+	if _, err := db.ExecContext(ctx, schema); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("state %s: schema: %w", path, err)
+	}
+	return &store{db: db}, nil
+}
+
+func (s *store) Close() error { return s.db.Close() }
+
+// cursor is where the agent resumes: the log it reads and the last
+// sequence whose effects are committed.
+type cursor struct {
+	LogID string
+	Seq   uint64
+}
+
+func (s *store) cursor(ctx context.Context) (cursor, error) {
+	var c cursor
+	err := s.db.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = 'log_id'`).Scan(&c.LogID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return cursor{}, nil
+	}
+	if err != nil {
+		return cursor{}, err
+	}
+	var seq string
+	if err := s.db.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = 'cursor'`).Scan(&seq); err != nil {
+		return cursor{}, err
+	}
+	c.Seq, err = strconv.ParseUint(seq, 10, 64)
+	return c, err
+}
+
+func setCursor(ctx context.Context, tx *sql.Tx, c cursor) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO meta(key, value) VALUES ('log_id', ?), ('cursor', ?)
+		ON CONFLICT(key) DO UPDATE SET value = excluded.value`, c.LogID, strconv.FormatUint(c.Seq, 10))
+	return err
+}
+
+// entryRow is one stored entry.
+type entryRow struct {
+	Seq      uint64
+	Status   string
+	Issuer   string
+	ID       string
+	Kind     string
+	Kid      string
+	Notice   []byte
+	JWS      string
+	StoredAt time.Time
+	LogTime  time.Time
+	Error    string
+}
+
+const (
+	statusVerified = "verified"
+	statusParked   = "parked"
+	statusRedacted = "redacted"
+	statusInvalid  = "invalid"
+)
+
+func putEntry(ctx context.Context, tx *sql.Tx, e entryRow) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO entries(seq, status, issuer, id, kind, kid, notice, jws, stored_at, log_time, error)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT(seq) DO UPDATE SET status = excluded.status, kind = excluded.kind, error = excluded.error`,
+		e.Seq, e.Status, e.Issuer, e.ID, e.Kind, e.Kid, e.Notice, e.JWS, e.StoredAt.Unix(), e.LogTime.Unix(), e.Error)
+	return err
+}
+
+// queryer is a *sql.DB or a *sql.Tx.
+type queryer interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+func (s *store) entries(ctx context.Context, status string) ([]entryRow, error) {
+	return entriesIn(ctx, s.db, status)
+}
+
+func entriesIn(ctx context.Context, q queryer, status string) ([]entryRow, error) {
+	rows, err := q.QueryContext(ctx, `SELECT seq, status, issuer, id, kind, kid, notice, jws, stored_at, log_time, error
+		FROM entries WHERE status = ? ORDER BY seq`, status)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []entryRow
+	for rows.Next() {
+		var e entryRow
+		var stored, logTime int64
+		if err := rows.Scan(&e.Seq, &e.Status, &e.Issuer, &e.ID, &e.Kind, &e.Kid, &e.Notice, &e.JWS, &stored, &logTime, &e.Error); err != nil {
+			return nil, err
+		}
+		e.StoredAt, e.LogTime = time.Unix(stored, 0).UTC(), time.Unix(logTime, 0).UTC()
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// alertRow is the stored state of one alert.
+type alertRow struct {
+	AlertID     string
+	Revision    uint64
+	State       string
+	Type        string
+	CustomerID  string
+	Fingerprint string
+	Event       string
+}
+
+func alertsIn(ctx context.Context, q queryer) (map[string]alertRow, error) {
+	rows, err := q.QueryContext(ctx, `SELECT alert_id, revision, state, type, customer_id, fingerprint, event FROM alerts`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]alertRow{}
+	for rows.Next() {
+		var a alertRow
+		if err := rows.Scan(&a.AlertID, &a.Revision, &a.State, &a.Type, &a.CustomerID, &a.Fingerprint, &a.Event); err != nil {
+			return nil, err
+		}
+		out[a.AlertID] = a
+	}
+	return out, rows.Err()
+}
+
+func putAlert(ctx context.Context, tx *sql.Tx, a alertRow, now time.Time) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO alerts(alert_id, revision, state, type, customer_id, fingerprint, event, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT(alert_id) DO UPDATE SET revision = excluded.revision, state = excluded.state,
+			fingerprint = excluded.fingerprint, event = excluded.event, updated_at = excluded.updated_at`,
+		a.AlertID, a.Revision, a.State, a.Type, a.CustomerID, a.Fingerprint, a.Event, now.Unix())
+	if err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO outbox(alert_id, revision, body, created_at) VALUES (?, ?, ?, ?)`,
+		a.AlertID, a.Revision, a.Event, now.Unix())
+	return err
+}
+
+// outboxItem is one event waiting for a sink.
+type outboxItem struct {
+	ID       int64
+	AlertID  string
+	Revision uint64
+	Body     string
+}
+
+// pending returns up to limit events the sink has not acknowledged, oldest
+// first.
+func (s *store) pending(ctx context.Context, sink string, limit int) ([]outboxItem, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT o.id, o.alert_id, o.revision, o.body FROM outbox o
+		WHERE NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.outbox_id = o.id AND d.sink = ?)
+		ORDER BY o.id LIMIT ?`, sink, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []outboxItem
+	for rows.Next() {
+		var it outboxItem
+		if err := rows.Scan(&it.ID, &it.AlertID, &it.Revision, &it.Body); err != nil {
+			return nil, err
+		}
+		out = append(out, it)
+	}
+	return out, rows.Err()
+}
+
+func (s *store) delivered(ctx context.Context, id int64, sink string, at time.Time) error {
+	_, err := s.db.ExecContext(ctx, `INSERT OR IGNORE INTO deliveries(outbox_id, sink, delivered_at) VALUES (?, ?, ?)`, id, sink, at.Unix())
+	return err
+}
+
+// Alerts returns the latest event of every alert in the agent's state
+// directory, active ones first, for the desk's tools and for tests. It
+// opens the database read-only alongside a running agent (WAL).
+func Alerts(ctx context.Context, stateDir string) ([]alert.Event, error) {
+	path := filepath.Join(stateDir, "agent.db")
+	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro&_pragma=busy_timeout(5000)")
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	rows, err := db.QueryContext(ctx, `SELECT event FROM alerts ORDER BY state = 'withdrawn', updated_at, alert_id`)
+	if err != nil {
+		return nil, fmt.Errorf("state %s: %w", path, err)
+	}
+	defer rows.Close()
+	var out []alert.Event
+	for rows.Next() {
+		var body string
+		if err := rows.Scan(&body); err != nil {
+			return nil, err
+		}
+		var ev alert.Event
+		if err := json.Unmarshal([]byte(body), &ev); err != nil {
+			return nil, fmt.Errorf("state %s: %w", path, err)
+		}
+		out = append(out, ev)
+	}
+	return out, rows.Err()
+}
