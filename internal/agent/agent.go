@@ -152,6 +152,18 @@ func (a *agent) load(ctx context.Context) error {
 // loop is the single writer: it turns batches of entries, customer-list
 // changes, directory reloads and clock ticks into one transaction each.
 func (a *agent) loop(ctx context.Context, incoming <-chan received, custChanged <-chan struct{}) error {
+	// Nothing is evaluated before every customer source has delivered its
+	// first list: against an empty list, every notice in this provider's
+	// space would look like an unknown customer.
+	for !a.customersLoaded() {
+		a.log.Info("waiting for the customer list before matching", "sources", len(a.cfg.Customers))
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-custChanged:
+		}
+	}
+	a.rebuildCustomers()
 	tick := time.NewTicker(a.cfg.Reevaluate)
 	defer tick.Stop()
 	dirChanged := a.dirs.Changed()
@@ -199,6 +211,12 @@ func (a *agent) loop(ctx context.Context, incoming <-chan received, custChanged 
 			}
 		}
 	}
+}
+
+func (a *agent) customersLoaded() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return len(a.snapshots) == len(a.cfg.Customers)
 }
 
 // rebuildCustomers merges the sources' snapshots into a new index, swapped

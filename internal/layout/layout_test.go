@@ -26,6 +26,8 @@ func TestImports(t *testing.T) {
 		{"internal/directory", []string{"google.golang.org/grpc", module + "internal/"}, offline},
 		{"internal/envelope", []string{"google.golang.org/grpc"}, offline},
 		{"internal/noticefile", []string{"google.golang.org/grpc"}, offline},
+		{"internal/match", []string{"google.golang.org/grpc"}, offline},
+		{"internal/alert", []string{"google.golang.org/grpc"}, offline},
 		{"internal/bus", []string{"google.golang.org/grpc", module}, nil},
 		{"api/headsup/v1", []string{module}, []string{module + "internal/"}},
 	}

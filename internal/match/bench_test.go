@@ -193,13 +193,12 @@ func linearScan(rows []Row, id *headsupv1.Identifier) int {
 }
 
 type benchFixture struct {
-	rows          []Row // normalised
-	ix            *Index
-	bare          *bareIndex
-	probes        []*headsupv1.Identifier
-	bytesPerID    float64
-	bareBytesPer  float64
-	hitsPerProbes int
+	rows         []Row // normalised
+	ix           *Index
+	bare         *bareIndex
+	probes       []*headsupv1.Identifier
+	bytesPerID   float64
+	bareBytesPer float64
 }
 
 func heapAfterGC() uint64 {

@@ -79,7 +79,12 @@
 //     platform in all but name: one weak broad-domain summary replaces the
 //     per-customer domain matches (the exact host still matches strongly).
 //   - A row whose ValidFrom is after the identifier's observation matches
-//     weakly: the address was someone else's when it was seen.
+//     weakly: the address was someone else's when it was seen. Likewise an
+//     address with role assigned whose assigned_until has passed: it may
+//     have gone to an innocent customer since.
+//   - A hashed organisation name matches weakly, as it does in the clear.
+//   - A hashed row under a key id that is not configured is refused
+//     ([ErrUnknownKey]) rather than kept silently unable to match.
 //   - Broad-prefix counts: up to 4,096 customer prefixes inside the notice
 //     prefix are walked and distinct customers counted exactly; beyond
 //     that, Customers is the number of customer prefixes inside (found by

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -204,6 +205,12 @@ func Build(rows []Row, cfg Config) (*Index, []*RowError) {
 				errs = append(errs, re)
 			}
 			continue
+		}
+		if n.Type == TypeHashed {
+			if kid := strings.Split(n.Value, ":")[1]; cfg.HashKeys[kid] == nil {
+				errs = append(errs, rowErr(r, "value", r.Value, ErrUnknownKey, "is hashed under key "+strconv.Quote(kid)+", which is not configured (unknown or retired): it can never match"))
+				continue
+			}
 		}
 		norm = append(norm, n)
 	}

@@ -237,7 +237,10 @@ func (ix *Index) finish(cs []cand, ident string, id *headsupv1.Identifier, q Que
 	// Why every match of this identifier is weak, if it is.
 	weakAll := ""
 	if isAddress {
+		a := id.GetAddress()
 		switch {
+		case a.GetRole() == headsupv1.AddressRole_ADDRESS_ROLE_ASSIGNED && a.GetAssignedUntil() != nil && a.GetAssignedUntil().AsTime().Before(now):
+			weakAll = "assigned to the subject only until " + a.GetAssignedUntil().AsTime().UTC().Format(time.RFC3339) + "; it may have been reassigned since"
 		case !observed.IsZero() && now.Sub(observed) > ix.cfg.ObservationMaxAge:
 			weakAll = fmt.Sprintf("observed %s ago, more than %s", age(now.Sub(observed)), age(ix.cfg.ObservationMaxAge))
 		case obs.GetMethod() == headsupv1.ObservationMethod_OBSERVATION_METHOD_DNS:
@@ -263,7 +266,7 @@ func (ix *Index) finish(cs []cand, ident string, id *headsupv1.Identifier, q Que
 		m := Match{
 			Owner: o.Owner, Name: o.Name, Link: o.Link, Member: o.Member,
 			Row: ix.row(c.row), Identifier: ident, Rule: c.rule, Strength: c.strength,
-			Context: c.context, ObservedAt: observed,
+			Context: slices.Clip(c.context), ObservedAt: observed,
 		}
 		if vf, ok := ix.valid[c.row]; ok && !observed.IsZero() && observed.Before(vf) && m.Strength == Strong {
 			m.Strength = Weak
@@ -590,15 +593,22 @@ func (ix *Index) hashedCands(h string) []cand {
 	if !ok {
 		return nil
 	}
-	s := Strong
-	if strings.Split(h, ":")[2] == string(TypePhone) {
-		s = Weak
-	}
+	s := hashedStrength(strings.Split(h, ":")[2])
 	var cs []cand
 	for _, r := range ix.hashes.get(k) {
 		cs = append(cs, cand{row: r, rule: RuleHashed, strength: s})
 	}
 	return cs
+}
+
+// hashedStrength is the strength of an equal hash of type typ: strong,
+// except phone numbers (shared and recycled) and organisation names (weak
+// in the clear, so never stronger hashed).
+func hashedStrength(typ string) Strength {
+	if typ == string(TypePhone) || typ == string(TypeOrganisation) {
+		return Weak
+	}
+	return Strong
 }
 
 // plainHashedCands hashes a plain notice value under every configured key
@@ -612,7 +622,7 @@ func (ix *Index) plainHashedCands(typ, v string) []cand {
 	for k, id := range ix.d.keyIDs {
 		for _, r := range ix.hashes.get(hashKey{key: uint16(k), sum: newHashFunc(ix.cfg.HashKeys[id])(in)}) {
 			if ix.rows[r].typ.Type() == TypeHashed {
-				cs = append(cs, cand{row: r, rule: RuleHashed, strength: Strong})
+				cs = append(cs, cand{row: r, rule: RuleHashed, strength: hashedStrength(typ)})
 			}
 		}
 	}

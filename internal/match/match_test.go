@@ -4,6 +4,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
@@ -236,6 +237,14 @@ func TestMatchEntity(t *testing.T) {
 			e: entity(observed(addr("203.0.113.10/32"), now.Add(-6*24*time.Hour), tls)), want: []got{{"c1", RulePrefixCovers, Strong, 0}}},
 		{name: "dns-only observation is weak", rows: []Row{row("c1", TypePrefix, "203.0.113.0/24")},
 			e: entity(observed(addr("203.0.113.10/32"), now.Add(-time.Hour), dns)), want: []got{{"c1", RulePrefixCovers, Weak, 0}}},
+		{name: "address assigned to the subject until a past time is weak", rows: []Row{row("c1", TypePrefix, "203.0.113.0/24")},
+			e: entity(&headsupv1.Identifier{Value: &headsupv1.Identifier_Address{Address: &headsupv1.Address{Prefix: "203.0.113.10/32",
+				Role: headsupv1.AddressRole_ADDRESS_ROLE_ASSIGNED, AssignedUntil: timestamppb.New(now.Add(-time.Hour))}}}),
+			want: []got{{"c1", RulePrefixCovers, Weak, 0}}},
+		{name: "address still assigned to the subject is strong", rows: []Row{row("c1", TypePrefix, "203.0.113.0/24")},
+			e: entity(&headsupv1.Identifier{Value: &headsupv1.Identifier_Address{Address: &headsupv1.Address{Prefix: "203.0.113.10/32",
+				Role: headsupv1.AddressRole_ADDRESS_ROLE_ASSIGNED, AssignedUntil: timestamppb.New(now.Add(time.Hour))}}}),
+			want: []got{{"c1", RulePrefixCovers, Strong, 0}}},
 		{name: "configured observation age", rows: []Row{row("c1", TypePrefix, "203.0.113.0/24")},
 			cfg: func(c *Config) { c.ObservationMaxAge = time.Hour },
 			e:   entity(observed(addr("203.0.113.10/32"), now.Add(-2*time.Hour), tls)), want: []got{{"c1", RulePrefixCovers, Weak, 0}}},
@@ -322,8 +331,8 @@ func TestMatchEntity(t *testing.T) {
 			e: entity(hashed(hashOf("k1", hashKey1, "email", "owner@chanboard.example"))), want: []got{{"c1", RuleHashed, Strong, 0}}},
 		{name: "a hashed row meets a plain value", rows: []Row{row("c1", TypeHashed, hashOf("k1", hashKey1, "email", "owner@chanboard.example"))},
 			e: entity(email("owner@chanboard.example")), want: []got{{"c1", RuleHashed, Strong, 0}}},
-		{name: "near miss: a hashed row under an unknown key", rows: []Row{row("c1", TypeHashed, hashOf("k9", hashKey1, "email", "owner@chanboard.example"))},
-			e: entity(hashed(hashOf("k9", hashKey1, "email", "owner@chanboard.example")))},
+		{name: "hashed organisation is weak, as in the clear", rows: []Row{row("c1", TypeOrganisation, "Epiq Hosting Ltd")},
+			e: entity(hashed(hashOf("k1", hashKey1, "organisation", "epiq hosting"))), want: []got{{"c1", RuleHashed, Weak, 0}}},
 		{name: "near miss: another hashed value", rows: []Row{row("c1", TypeEmail, "owner@chanboard.example")},
 			e: entity(hashed(hashOf("k1", hashKey1, "email", "other@chanboard.example")))},
 
@@ -476,12 +485,13 @@ func TestBuildReportsBadRows(t *testing.T) {
 		{Owner: "c3", Type: TypeHost, Value: "localhost", Source: "a.csv", Line: 8},
 		{Owner: "", Type: TypeHost, Value: "x.example", Source: "a.csv", Line: 9},
 		{Owner: "c4", Type: TypePrefix, Value: "10.0.0.1", Source: "a.csv", Line: 10},
+		{Owner: "c5", Type: TypeHashed, Value: hashOf("k9", hashKey1, "email", "a@b.example"), Source: "a.csv", Line: 11},
 	}
 	ix, errs := Build(rows, testCfg)
 	if ix.Len() != 1 {
 		t.Errorf("Len = %d, want 1", ix.Len())
 	}
-	want := []string{"a.csv:7: type", "a.csv:8: value", "a.csv:9: owner", "a.csv:10: value"}
+	want := []string{"a.csv:7: type", "a.csv:8: value", "a.csv:9: owner", "a.csv:10: value", "a.csv:11: value"}
 	if len(errs) != len(want) {
 		t.Fatalf("errors %v, want %d", errs, len(want))
 	}
@@ -489,6 +499,9 @@ func TestBuildReportsBadRows(t *testing.T) {
 		if !strings.HasPrefix(e.Error(), want[i]) {
 			t.Errorf("error %q, want prefix %q", e, want[i])
 		}
+	}
+	if !errors.Is(errs[0], ErrUnknownType) || !errors.Is(errs[1], ErrInvalidValue) || !errors.Is(errs[4], ErrUnknownKey) {
+		t.Errorf("errors do not wrap their sentinels: %v", errs)
 	}
 }
 

@@ -15,6 +15,11 @@ import (
 // DESIGN.md's vocabulary.
 var ErrUnknownType = errors.New("unknown identifier type")
 
+// ErrUnknownKey is wrapped by the RowError of a hashed row whose key id is
+// not in Config.HashKeys: it could never match, and a silent row that
+// never matches is worse than a refused one.
+var ErrUnknownKey = errors.New("hash key not configured")
+
 // ErrInvalidValue is wrapped by the RowError of a row whose value (or
 // owner, or member id) can never be an identifier.
 var ErrInvalidValue = errors.New("invalid value")
