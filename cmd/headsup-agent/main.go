@@ -1,0 +1,123 @@
+// Command headsup-agent is the subscriber a provider runs at its own
+// premises: it follows the hub, verifies every notice itself, matches it
+// against the provider's own customer list (which never leaves it), and
+// raises, updates and withdraws alerts.
+//
+// Configuration comes from a YAML file (--config; see agent.File) and/or
+// flags, each also read from a HEADSUP_* environment variable; flags win.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	cli "github.com/urfave/cli/v3"
+
+	"github.com/headsup-dev/headsup/internal/agent"
+	"github.com/headsup-dev/headsup/internal/customers"
+	"github.com/headsup-dev/headsup/internal/sink"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := command().Run(ctx, os.Args); err != nil {
+		fmt.Fprintln(os.Stderr, "headsup-agent:", err)
+		os.Exit(1)
+	}
+}
+
+func command() *cli.Command {
+	d := agent.DefaultConfig()
+	return &cli.Command{
+		Name:  "headsup-agent",
+		Usage: "follow the hub, verify every notice, match it against your own customers, raise alerts",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "config", Usage: "configuration file (YAML)", Sources: cli.EnvVars("HEADSUP_AGENT_CONFIG"), TakesFile: true},
+			&cli.StringFlag{Name: "hub", Usage: "hub gRPC address (default " + d.Hub + ")", Sources: cli.EnvVars("HEADSUP_HUB")},
+			&cli.StringFlag{Name: "member", Usage: "your member id", Sources: cli.EnvVars("HEADSUP_MEMBER")},
+			&cli.StringFlag{Name: "directory", Usage: "your own copy of the member directory", Sources: cli.EnvVars("HEADSUP_DIRECTORY"), TakesFile: true},
+			&cli.StringFlag{Name: "state", Usage: "state directory (SQLite: notices, alerts, outbox, cursor; default " + d.StateDir + ")", Sources: cli.EnvVars("HEADSUP_STATE")},
+			&cli.StringSliceFlag{Name: "customers", Usage: "customer file (CSV or JSON lines), reloaded on change; repeat for several", Sources: cli.EnvVars("HEADSUP_CUSTOMERS")},
+			&cli.StringFlag{Name: "jsonl", Usage: "write alert events as JSON lines to this file (- for stdout)", Sources: cli.EnvVars("HEADSUP_JSONL")},
+			&cli.StringFlag{Name: "text", Usage: "write alerts for people to this file (- for stdout)", Sources: cli.EnvVars("HEADSUP_TEXT")},
+			&cli.IntFlag{Name: "max-hops", Usage: "most reseller edges in a chain (default 3)", Sources: cli.EnvVars("HEADSUP_MAX_HOPS")},
+			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error", Sources: cli.EnvVars("HEADSUP_LOG_LEVEL")},
+		},
+		Action: run,
+	}
+}
+
+func run(ctx context.Context, cmd *cli.Command) error {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(cmd.String("log-level"))); err != nil {
+		return fmt.Errorf("--log-level: %q is not one of debug, info, warn, error", cmd.String("log-level"))
+	}
+	logger := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
+	cfg := agent.DefaultConfig()
+	cfg.Logger = logger
+	var closer io.Closer
+	if path := cmd.String("config"); path != "" {
+		f, err := agent.ReadFile(path)
+		if err != nil {
+			return fmt.Errorf("--config: %w", err)
+		}
+		if closer, err = f.Apply(&cfg, os.Stdout, logger); err != nil {
+			return fmt.Errorf("--config %s: %w", path, err)
+		}
+		defer closer.Close()
+	}
+	for flag, dst := range map[string]*string{"hub": &cfg.Hub, "member": &cfg.Member, "directory": &cfg.DirectoryPath, "state": &cfg.StateDir} {
+		if v := cmd.String(flag); v != "" {
+			*dst = v
+		}
+	}
+	if n := cmd.Int("max-hops"); n != 0 {
+		cfg.MaxHops = int(n)
+	}
+	for _, path := range cmd.StringSlice("customers") {
+		cfg.Customers = append(cfg.Customers, customers.NewFile(path, "", logger))
+	}
+	switch v := cmd.String("jsonl"); v {
+	case "":
+	case "-":
+		cfg.Outputs = append(cfg.Outputs, agent.Output{Sink: sink.NewJSONLines(os.Stdout, "jsonl:stdout")})
+	default:
+		s, c, err := sink.OpenJSONLinesFile(v)
+		if err != nil {
+			return fmt.Errorf("--jsonl: %w", err)
+		}
+		defer c.Close()
+		cfg.Outputs = append(cfg.Outputs, agent.Output{Sink: s})
+	}
+	switch v := cmd.String("text"); v {
+	case "":
+	case "-":
+		cfg.Outputs = append(cfg.Outputs, agent.Output{Sink: sink.NewText(os.Stdout, "text:stdout")})
+	default:
+		f, err := os.OpenFile(v, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+		if err != nil {
+			return fmt.Errorf("--text: %w", err)
+		}
+		defer f.Close()
+		cfg.Outputs = append(cfg.Outputs, agent.Output{Sink: sink.NewText(f, "text:"+v)})
+	}
+	switch {
+	case cfg.Member == "":
+		return errors.New("--member: missing (your member id in the directory)")
+	case cfg.DirectoryPath == "":
+		return errors.New("--directory: missing (your own copy of the member directory)")
+	case len(cfg.Customers) == 0:
+		return errors.New("--customers: missing (at least one customer source: a file, or postgres in --config)")
+	case len(cfg.Outputs) == 0:
+		return errors.New("--jsonl or --text: missing (where alerts go), or sinks in --config")
+	}
+	logger.Info("agent starting", "hub", cfg.Hub, "member", cfg.Member, "state", cfg.StateDir, "customer_sources", len(cfg.Customers), "sinks", len(cfg.Outputs))
+	return agent.Run(ctx, cfg)
+}

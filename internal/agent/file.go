@@ -1,0 +1,225 @@
+package agent
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/headsup-dev/headsup/internal/customers"
+	"github.com/headsup-dev/headsup/internal/sink"
+)
+
+// File is the agent's configuration file (YAML). Every field has a flag
+// and a HEADSUP_* variable of the same name in headsup-agent; flags win.
+//
+//	hub: 127.0.0.1:7443
+//	member: voxhost
+//	directory: directory.yaml
+//	state: headsup-agent-state
+//	max_hops: 3
+//	customers:
+//	  - file: customers.csv
+//	    link: https://desk.example/customers/{customer_id}
+//	  - postgres:
+//	      url_env: CUSTOMERS_DATABASE_URL   # the URL is a secret: read from the environment
+//	      query: SELECT customer_id, display_name, type, value FROM abuse_identifiers
+//	      channel: customers_changed
+//	      interval: 5m
+//	sinks:
+//	  - jsonl: "-"                # stdout; or a file path
+//	  - text: "-"                 # the human rendering
+//	  - webhook: https://desk.example/hooks/headsup
+//	    secret_env: HEADSUP_WEBHOOK_SECRET
+//	    filter: {min_strength: strong, max_tlp: amber, reasons: [abusive-content, fraud]}
+//	shared_domains: [myplatform.example]
+//	mailbox_providers: [mail.example]
+//	transit_asns: [64499]
+type File struct {
+	Hub              string            `yaml:"hub"`
+	Member           string            `yaml:"member"`
+	Directory        string            `yaml:"directory"`
+	State            string            `yaml:"state"`
+	MaxHops          int               `yaml:"max_hops"`
+	Customers        []CustomerFile    `yaml:"customers"`
+	Sinks            []SinkFile        `yaml:"sinks"`
+	SharedDomains    []string          `yaml:"shared_domains"`
+	MailboxProviders []string          `yaml:"mailbox_providers"`
+	TransitASNs      []uint32          `yaml:"transit_asns"`
+	HashKeys         map[string]string `yaml:"hash_keys"` // key id -> file holding the HMAC key
+}
+
+// CustomerFile is one customer source: a file or PostgreSQL.
+type CustomerFile struct {
+	File     string        `yaml:"file"`
+	Link     string        `yaml:"link"`
+	Postgres *PostgresFile `yaml:"postgres"`
+}
+
+// PostgresFile configures a PostgreSQL customer source.
+type PostgresFile struct {
+	URLEnv           string        `yaml:"url_env"`
+	Query            string        `yaml:"query"`
+	IncrementalQuery string        `yaml:"incremental_query"`
+	Channel          string        `yaml:"channel"`
+	Interval         time.Duration `yaml:"interval"`
+	Debounce         time.Duration `yaml:"debounce"`
+	Link             string        `yaml:"link"`
+}
+
+// SinkFile is one alert sink with its filter.
+type SinkFile struct {
+	JSONL     string     `yaml:"jsonl"`
+	Text      string     `yaml:"text"`
+	Webhook   string     `yaml:"webhook"`
+	SecretEnv string     `yaml:"secret_env"`
+	Filter    FilterFile `yaml:"filter"`
+}
+
+// FilterFile is a sink filter.
+type FilterFile struct {
+	Reasons     []string `yaml:"reasons"`
+	MinStrength string   `yaml:"min_strength"`
+	Issuers     []string `yaml:"issuers"`
+	MaxTLP      string   `yaml:"max_tlp"`
+	Types       []string `yaml:"types"`
+}
+
+// ReadFile parses a configuration file; unknown keys are errors naming
+// them and their line.
+func ReadFile(path string) (*File, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	var f File
+	if err := dec.Decode(&f); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return &f, nil
+}
+
+// Apply sets what f configures on cfg and opens its sources and sinks.
+// The returned closer closes the sinks' files.
+func (f *File) Apply(cfg *Config, stdout io.Writer, logger *slog.Logger) (io.Closer, error) {
+	set := func(dst *string, v string) {
+		if v != "" {
+			*dst = v
+		}
+	}
+	set(&cfg.Hub, f.Hub)
+	set(&cfg.Member, f.Member)
+	set(&cfg.DirectoryPath, f.Directory)
+	set(&cfg.StateDir, f.State)
+	if f.MaxHops != 0 {
+		cfg.MaxHops = f.MaxHops
+	}
+	cfg.Match.SharedDomains = append(cfg.Match.SharedDomains, f.SharedDomains...)
+	cfg.Match.MailboxProviders = append(cfg.Match.MailboxProviders, f.MailboxProviders...)
+	cfg.Match.TransitASNs = append(cfg.Match.TransitASNs, f.TransitASNs...)
+	for id, path := range f.HashKeys {
+		key, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("hash_keys.%s: %w", id, err)
+		}
+		if cfg.Match.HashKeys == nil {
+			cfg.Match.HashKeys = map[string][]byte{}
+		}
+		cfg.Match.HashKeys[id] = bytes.TrimSpace(key)
+	}
+	for i, c := range f.Customers {
+		switch {
+		case c.File != "" && c.Postgres == nil:
+			cfg.Customers = append(cfg.Customers, customers.NewFile(c.File, c.Link, logger))
+		case c.Postgres != nil && c.File == "":
+			url := os.Getenv(c.Postgres.URLEnv)
+			if c.Postgres.URLEnv == "" || url == "" {
+				return nil, fmt.Errorf("customers[%d].postgres.url_env: name an environment variable that holds the database URL (%q is empty)", i, c.Postgres.URLEnv)
+			}
+			pg, err := customers.NewPostgres(customers.PostgresConfig{URL: url, Query: c.Postgres.Query, IncrementalQuery: c.Postgres.IncrementalQuery,
+				Channel: c.Postgres.Channel, Interval: c.Postgres.Interval, Debounce: c.Postgres.Debounce, LinkTemplate: c.Postgres.Link, Logger: logger})
+			if err != nil {
+				return nil, fmt.Errorf("customers[%d].postgres: %w", i, err)
+			}
+			cfg.Customers = append(cfg.Customers, pg)
+		default:
+			return nil, fmt.Errorf("customers[%d]: set exactly one of file, postgres", i)
+		}
+	}
+	var closers closeAll
+	for i, s := range f.Sinks {
+		filter := sink.Filter{ReasonPrefixes: s.Filter.Reasons, MinStrength: s.Filter.MinStrength, Issuers: s.Filter.Issuers, MaxTLP: s.Filter.MaxTLP, Types: s.Filter.Types}
+		if err := filter.Validate(); err != nil {
+			closers.Close()
+			return nil, fmt.Errorf("sinks[%d].filter: %w", i, err)
+		}
+		out, closer, err := openSink(s, stdout)
+		if err != nil {
+			closers.Close()
+			return nil, fmt.Errorf("sinks[%d]: %w", i, err)
+		}
+		if closer != nil {
+			closers = append(closers, closer)
+		}
+		cfg.Outputs = append(cfg.Outputs, Output{Sink: out, Filter: filter})
+	}
+	return closers, nil
+}
+
+func openSink(s SinkFile, stdout io.Writer) (sink.Sink, io.Closer, error) {
+	set := 0
+	for _, v := range []string{s.JSONL, s.Text, s.Webhook} {
+		if v != "" {
+			set++
+		}
+	}
+	if set != 1 {
+		return nil, nil, errors.New("set exactly one of jsonl, text, webhook")
+	}
+	switch {
+	case s.JSONL == "-":
+		return sink.NewJSONLines(stdout, "jsonl:stdout"), nil, nil
+	case s.JSONL != "":
+		return sink.OpenJSONLinesFile(s.JSONL)
+	case s.Text == "-":
+		return sink.NewText(stdout, "text:stdout"), nil, nil
+	case s.Text != "":
+		f, err := os.OpenFile(s.Text, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+		if err != nil {
+			return nil, nil, err
+		}
+		return sink.NewText(f, "text:"+s.Text), f, nil
+	}
+	secret := os.Getenv(s.SecretEnv)
+	if s.SecretEnv == "" || secret == "" {
+		return nil, nil, fmt.Errorf("secret_env: name an environment variable that holds the webhook secret (%q is empty)", s.SecretEnv)
+	}
+	cfg := sink.WebhookConfig{URL: s.Webhook, Secret: []byte(secret)}
+	if err := cfg.Validate(); err != nil {
+		return nil, nil, fmt.Errorf("webhook: %w", err)
+	}
+	return sink.NewWebhook(cfg), nil, nil
+}
+
+type closeAll []io.Closer
+
+func (c closeAll) Close() error {
+	var errs []string
+	for _, x := range c {
+		if err := x.Close(); err != nil {
+			errs = append(errs, err.Error())
+		}
+	}
+	if len(errs) > 0 {
+		return errors.New(strings.Join(errs, "; "))
+	}
+	return nil
+}
