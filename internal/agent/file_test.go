@@ -1,0 +1,79 @@
+package agent_test
+
+import (
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/headsup-dev/headsup/internal/agent"
+)
+
+func TestConfigFile(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("TEST_WEBHOOK_SECRET", "0123456789abcdef0123456789abcdef")
+	tests := []struct {
+		name, yaml, wantErr string
+		check               func(t *testing.T, cfg agent.Config)
+	}{
+		{name: "everything", yaml: `
+hub: hub.example:7443
+member: voxhost
+directory: dir.yaml
+state: st
+max_hops: 2
+customers:
+  - file: customers.csv
+    link: https://desk.example/c/{customer_id}
+sinks:
+  - jsonl: "-"
+  - text: ` + filepath.Join(dir, "alerts.txt") + `
+  - webhook: https://desk.example/hook
+    secret_env: TEST_WEBHOOK_SECRET
+    filter: {min_strength: strong, max_tlp: amber}
+transit_asns: [64499]
+`, check: func(t *testing.T, cfg agent.Config) {
+			if cfg.Hub != "hub.example:7443" || cfg.Member != "voxhost" || cfg.MaxHops != 2 || len(cfg.Customers) != 1 || len(cfg.Outputs) != 3 {
+				t.Fatalf("config = %+v", cfg)
+			}
+			if f := cfg.Outputs[2].Filter; f.MinStrength != "strong" || f.MaxTLP != "amber" {
+				t.Fatalf("webhook filter = %+v", f)
+			}
+		}},
+		{name: "misspelt key", yaml: "member: voxhost\ncustomer:\n  - file: c.csv\n", wantErr: "field customer not found"},
+		{name: "two kinds in one source", yaml: "customers:\n  - file: c.csv\n    postgres: {url_env: X}\n", wantErr: "customers[0]: set exactly one of file, postgres"},
+		{name: "postgres URL not in the environment", yaml: "customers:\n  - postgres: {url_env: NOT_SET_ANYWHERE, query: SELECT 1}\n", wantErr: "customers[0].postgres.url_env"},
+		{name: "two kinds in one sink", yaml: "sinks:\n  - jsonl: \"-\"\n    text: \"-\"\n", wantErr: "sinks[0]: set exactly one of jsonl, text, webhook"},
+		{name: "webhook without secret", yaml: "sinks:\n  - webhook: https://desk.example/hook\n", wantErr: "sinks[0]: secret_env"},
+		{name: "bad filter", yaml: "sinks:\n  - jsonl: \"-\"\n    filter: {max_tlp: purple}\n", wantErr: "sinks[0].filter"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "agent.yaml")
+			if err := os.WriteFile(path, []byte(tt.yaml), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			f, err := agent.ReadFile(path)
+			cfg := agent.DefaultConfig()
+			if err == nil {
+				var c io.Closer
+				c, err = f.Apply(&cfg, io.Discard, slog.New(slog.DiscardHandler))
+				if c != nil {
+					defer c.Close()
+				}
+			}
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("error %v, want one containing %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			tt.check(t, cfg)
+		})
+	}
+}
