@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -15,8 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/fsnotify/fsnotify"
-
+	"github.com/headsup-dev/headsup/internal/filewatch"
 	"github.com/headsup-dev/headsup/internal/match"
 )
 
@@ -25,10 +23,6 @@ const (
 	// events never arrive (network mounts, some container volumes). A poll
 	// costs one stat unless the file changed.
 	defaultPollInterval = 5 * time.Second
-	// settleDelay lets an editor or an export job finish writing
-	// (truncate, write, rename) before the file is read, so a half-written
-	// file is rarely seen (and refused, not installed, when it is).
-	settleDelay = 100 * time.Millisecond
 )
 
 // Snapshot is one complete, valid customer list. Rows and the snapshot are
@@ -146,56 +140,8 @@ func (f *File) Run(ctx context.Context, onChange func(Snapshot)) error {
 	}
 	onChange(s)
 
-	var events <-chan fsnotify.Event
-	var errs <-chan error
-	fw, err := (*fsnotify.Watcher)(nil), errors.New("disabled")
-	if !f.noNotify {
-		fw, err = fsnotify.NewWatcher()
-	}
-	if err == nil {
-		defer fw.Close()
-		if err = fw.Add(filepath.Dir(f.path)); err == nil {
-			events, errs = fw.Events, fw.Errors
-		}
-	}
-	if err != nil {
-		f.logger.Warn("customer list: change notification unavailable; polling only",
-			"path", f.path, "interval", f.pollInterval, "err", err)
-	}
-
-	poll := time.NewTicker(f.pollInterval)
-	defer poll.Stop()
-	settle := time.NewTimer(settleDelay)
-	settle.Stop()
-	defer settle.Stop()
-
-	base := filepath.Base(f.path)
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case ev, ok := <-events:
-			if !ok {
-				events = nil
-				continue
-			}
-			// The file itself, or a rename/create in its directory (a
-			// symlink swap, as Kubernetes does for mounted configs).
-			if filepath.Base(ev.Name) == base || ev.Has(fsnotify.Create) || ev.Has(fsnotify.Rename) {
-				settle.Reset(settleDelay)
-			}
-		case err, ok := <-errs:
-			if !ok {
-				errs = nil
-				continue
-			}
-			f.logger.Warn("customer list: change notification error; polling continues", "path", f.path, "err", err)
-		case <-settle.C:
-			f.reload(ctx, false, onChange)
-		case <-poll.C:
-			f.reload(ctx, true, onChange)
-		}
-	}
+	return filewatch.Run(ctx, f.path, filewatch.Options{Poll: f.pollInterval, NoNotify: f.noNotify, Logger: f.logger, What: "customer list"},
+		func(polled bool) { f.reload(ctx, polled, onChange) })
 }
 
 // reload reads the file if it changed. With statFirst (the poll), an

@@ -6,12 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/fsnotify/fsnotify"
+	"github.com/headsup-dev/headsup/internal/filewatch"
 )
 
 // ErrOlderSerial: a new version of the directory has a lower serial than
@@ -23,9 +22,6 @@ const (
 	// defaultPollInterval is the fallback for file systems where change
 	// events never arrive (network mounts, some container volumes).
 	defaultPollInterval = 5 * time.Second
-	// settleDelay lets an editor finish writing (truncate, write, rename)
-	// before the file is read, so a half-written file is rarely seen.
-	settleDelay = 100 * time.Millisecond
 )
 
 // Watcher keeps the current directory of a file. Current is safe for
@@ -151,54 +147,6 @@ func sameContent(a, b *Directory) bool {
 // file systems that send no events. Reload errors are logged, never
 // returned: the last good directory stays in force.
 func (w *Watcher) Run(ctx context.Context) error {
-	var events <-chan fsnotify.Event
-	var errs <-chan error
-	fw, err := (*fsnotify.Watcher)(nil), errors.New("disabled")
-	if !w.noNotify {
-		fw, err = fsnotify.NewWatcher()
-	}
-	if err == nil {
-		defer fw.Close()
-		if err = fw.Add(filepath.Dir(w.path)); err == nil {
-			events, errs = fw.Events, fw.Errors
-		}
-	}
-	if err != nil {
-		w.logger.Warn("member directory: change notification unavailable; polling only",
-			"path", w.path, "interval", w.pollInterval, "err", err)
-	}
-
-	poll := time.NewTicker(w.pollInterval)
-	defer poll.Stop()
-	settle := time.NewTimer(settleDelay)
-	settle.Stop()
-	defer settle.Stop()
-
-	base := filepath.Base(w.path)
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case ev, ok := <-events:
-			if !ok {
-				events = nil
-				continue
-			}
-			// Only the file itself, or a rename/create in its directory
-			// (a symlink swap as Kubernetes does for mounted configs).
-			if filepath.Base(ev.Name) == base || ev.Has(fsnotify.Create) || ev.Has(fsnotify.Rename) {
-				settle.Reset(settleDelay)
-			}
-		case err, ok := <-errs:
-			if !ok {
-				errs = nil
-				continue
-			}
-			w.logger.Warn("member directory: change notification error; polling continues", "path", w.path, "err", err)
-		case <-settle.C:
-			_ = w.reload(false)
-		case <-poll.C:
-			_ = w.reload(false)
-		}
-	}
+	return filewatch.Run(ctx, w.path, filewatch.Options{Poll: w.pollInterval, NoNotify: w.noNotify, Logger: w.logger, What: "member directory"},
+		func(bool) { _ = w.reload(false) })
 }

@@ -23,7 +23,7 @@ func TestImports(t *testing.T) {
 		deps []string
 	}{
 		{"internal/notice", []string{"google.golang.org/grpc", module + "internal/"}, offline},
-		{"internal/directory", []string{"google.golang.org/grpc", module + "internal/"}, offline},
+		{"internal/directory", []string{"google.golang.org/grpc", module + "internal/notice", module + "internal/envelope"}, offline},
 		{"internal/envelope", []string{"google.golang.org/grpc"}, offline},
 		{"internal/noticefile", []string{"google.golang.org/grpc"}, offline},
 		{"internal/match", []string{"google.golang.org/grpc"}, offline},
