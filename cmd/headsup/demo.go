@@ -2,11 +2,9 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"time"
@@ -208,18 +206,9 @@ func demoHub(ctx context.Context, work, dirPath string, logger *slog.Logger) (st
 	cfg.DataDir = filepath.Join(work, "hub")
 	cfg.DirectoryPath = dirPath
 	cfg.Logger = logger
-	ready, done := make(chan net.Addr, 1), make(chan error, 1)
-	cfg.Ready = func(a net.Addr) { ready <- a }
-	hubCtx, cancel := context.WithCancel(ctx)
-	go func() { done <- hub.Run(hubCtx, cfg) }()
-	select {
-	case a := <-ready:
-		return a.String(), func() { cancel(); <-done }, nil
-	case err := <-done:
-		cancel()
+	addr, stop, err := hub.Start(ctx, cfg)
+	if err != nil {
 		return "", nil, fmt.Errorf("hub: %w", err)
-	case <-ctx.Done():
-		cancel()
-		return "", nil, errors.New("hub did not start")
 	}
+	return addr.String(), func() { _ = stop() }, nil
 }

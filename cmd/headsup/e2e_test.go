@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -55,27 +54,15 @@ func (e *e2e) mustCLI(args ...string) string {
 // startHub runs a hub on the data directory and returns once it serves.
 func (e *e2e) startHub() {
 	e.t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done, ready := make(chan error, 1), make(chan net.Addr, 1)
-	cfg := e.hubConfig()
-	cfg.Ready = func(a net.Addr) { ready <- a }
-	go func() { done <- hub.Run(ctx, cfg) }()
-	select {
-	case a := <-ready:
-		e.addr = a.String()
-	case err := <-done:
-		cancel()
+	addr, stop, err := hub.Start(context.Background(), e.hubConfig())
+	if err != nil {
 		e.t.Fatalf("hub: %v", err)
-	case <-time.After(60 * time.Second):
-		cancel()
-		e.t.Fatal("hub not serving after 60s")
 	}
+	e.addr = addr.String()
 	e.stop = func() {
-		cancel()
-		if err := <-done; err != nil {
+		if err := stop(); err != nil {
 			e.t.Errorf("hub stopped with %v", err)
 		}
-		e.stop = func() {}
 	}
 	e.t.Cleanup(func() { e.stop() })
 }

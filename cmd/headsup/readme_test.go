@@ -5,7 +5,6 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -34,17 +33,12 @@ func TestReadmeQuickstart(t *testing.T) {
 	cfg.DataDir = filepath.Join(work, "headsup-data")
 	cfg.DirectoryPath = "directory.yaml" // as `go run ./cmd/headsupd` in the same directory
 	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	ready, done := make(chan net.Addr, 1), make(chan error, 1)
-	cfg.Ready = func(a net.Addr) { ready <- a }
-	ctx, cancel := context.WithCancel(context.Background())
-	go func() { done <- hub.Run(ctx, cfg) }()
-	t.Cleanup(func() { cancel(); <-done })
-	select {
-	case a := <-ready:
-		t.Setenv("HEADSUP_HUB", a.String())
-	case err := <-done:
+	addr, stop, err := hub.Start(context.Background(), cfg)
+	if err != nil {
 		t.Fatalf("hub: %v", err)
 	}
+	t.Cleanup(func() { _ = stop() })
+	t.Setenv("HEADSUP_HUB", addr.String())
 
 	var outputs []string
 	lines := strings.Split(script, "\n")

@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -78,16 +77,11 @@ func newFed(t *testing.T, o fedOptions) *fed {
 	ctx, cancel := context.WithCancel(context.Background())
 	hcfg := hub.DefaultConfig()
 	hcfg.Listen, hcfg.DataDir, hcfg.DirectoryPath, hcfg.Logger = "127.0.0.1:0", filepath.Join(f.work, "hub"), hubDir, logger
-	ready, hubDone := make(chan net.Addr, 1), make(chan error, 1)
-	hcfg.Ready = func(a net.Addr) { ready <- a }
-	go func() { hubDone <- hub.Run(ctx, hcfg) }()
-	var addr string
-	select {
-	case a := <-ready:
-		addr = a.String()
-	case err := <-hubDone:
+	hubAddr, stopHub, err := hub.Start(ctx, hcfg)
+	if err != nil {
 		t.Fatalf("hub: %v", err)
 	}
+	addr := hubAddr.String()
 	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
@@ -117,7 +111,7 @@ func newFed(t *testing.T, o fedOptions) *fed {
 			t.Errorf("agent: %v", err)
 		}
 		conn.Close()
-		<-hubDone
+		_ = stopHub()
 	})
 	return f
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -138,4 +139,30 @@ func natsMode(cfg Config) string {
 		return cfg.NATSURL
 	}
 	return "embedded"
+}
+
+// Start runs the hub in the background and returns once it serves (or
+// failed to start): its address and a stop function that shuts it down and
+// returns Run's result. For the demo, tests and tools that embed a hub;
+// cfg.Ready is replaced.
+func Start(ctx context.Context, cfg Config) (addr net.Addr, stop func() error, err error) {
+	ctx, cancel := context.WithCancel(ctx)
+	ready, done := make(chan net.Addr, 1), make(chan error, 1)
+	cfg.Ready = func(a net.Addr) { ready <- a }
+	go func() { done <- Run(ctx, cfg) }()
+	select {
+	case a := <-ready:
+		var once sync.Once
+		var result error
+		return a, func() error {
+			once.Do(func() { cancel(); result = <-done })
+			return result
+		}, nil
+	case err := <-done:
+		cancel()
+		if err == nil {
+			err = errors.New("hub stopped before it served")
+		}
+		return nil, nil, err
+	}
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -98,7 +97,6 @@ func (c *clock) Set(t time.Time) { c.mu.Lock(); c.now = t; c.mu.Unlock() }
 func startHub(t testing.TB, dataDir, dirPath string, tweak ...func(*hub.Config)) *testHub {
 	t.Helper()
 	clk := &clock{}
-	ready := make(chan net.Addr, 1)
 	cfg := hub.DefaultConfig()
 	cfg.Listen = "127.0.0.1:0"
 	cfg.DataDir = dataDir
@@ -108,22 +106,12 @@ func startHub(t testing.TB, dataDir, dirPath string, tweak ...func(*hub.Config))
 		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
 	cfg.Now = clk.Now
-	cfg.Ready = func(a net.Addr) { ready <- a }
 	for _, f := range tweak {
 		f(&cfg)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- hub.Run(ctx, cfg) }()
-	var addr net.Addr
-	select {
-	case addr = <-ready:
-	case err := <-done:
-		cancel()
+	addr, stop, err := hub.Start(context.Background(), cfg)
+	if err != nil {
 		t.Fatalf("hub did not start: %v", err)
-	case <-time.After(30 * time.Second):
-		cancel()
-		t.Fatal("hub did not start within 30s")
 	}
 	conn, err := grpc.NewClient(addr.String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
@@ -135,8 +123,7 @@ func startHub(t testing.TB, dataDir, dirPath string, tweak ...func(*hub.Config))
 	h.stop = func() error {
 		once.Do(func() {
 			conn.Close()
-			cancel()
-			stopErr = <-done
+			stopErr = stop()
 		})
 		return stopErr
 	}
