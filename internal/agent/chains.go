@@ -26,6 +26,7 @@ const (
 	roleSighting = alert.RoleSighting // where a sighting says the subject now answers
 	roleUpstream = alert.RoleUpstream // whose capacity a reseller resells
 	roleOperator = alert.RoleOperator // who operates a reseller
+	roleReseller = alert.RoleReseller // the reseller itself
 )
 
 // maxPathsPerAlert bounds an alert's paths: a reseller behind hundreds of
@@ -186,6 +187,40 @@ func (e *evaluation) fromEntity(root *record, rootRef ref, links []link, entity 
 	if entity == nil {
 		return
 	}
+	step := e.toCustomers(root, rootRef, links, entity, rec, role, hops)
+	// On through resellers whose subject is this entity (strong joins
+	// only). Chains through resellers start at a sighting's host: the
+	// suspended subject itself is matched directly, not followed upstream.
+	if role == roleSubject {
+		return
+	}
+	for _, jm := range bestPerOwner(e.notices.MatchEntity(entity, match.Query{Now: e.now})) {
+		r, ok := e.resellers[jm.Owner]
+		if !ok || jm.Strength != match.Strong || r == rec || slices.Contains(visited, r) {
+			continue
+		}
+		next := append(slices.Clone(links), step(jm))
+		// The reseller itself may be the customer ("or mitigatr", the
+		// story says): the notice adds its ASN, domains and name to what
+		// the sighting saw.
+		e.toCustomers(root, rootRef, next, r.n.GetSubject(), r, roleReseller, hops)
+		for _, rel := range r.n.GetRelations() {
+			cost, relRole := 1, roleUpstream
+			if rel.GetKind() == headsupv1.RelationKind_RELATION_KIND_OPERATED_BY {
+				cost, relRole = 0, roleOperator
+			}
+			if hops+cost > e.maxHops {
+				continue
+			}
+			e.fromEntity(root, rootRef, next, rel.GetEntity(), r, relRole, hops+cost, append(slices.Clone(visited), rec, r))
+		}
+	}
+}
+
+// toCustomers adds a path for every customer the entity matches, or, when
+// none does, for this provider's own space it reaches. It returns how a
+// match becomes this step's link.
+func (e *evaluation) toCustomers(root *record, rootRef ref, links []link, entity *headsupv1.Entity, rec *record, role string, hops int) func(match.Match) link {
 	weakObservation := role == roleSighting && dnsOnly(entity)
 	step := func(m match.Match) link {
 		l := link{rec: rec, role: role, match: m, strength: m.Strength}
@@ -203,29 +238,7 @@ func (e *evaluation) fromEntity(root *record, rootRef ref, links []link, entity 
 			e.addPath(root, rootRef, own, append(slices.Clone(links), step(own)), hops)
 		}
 	}
-	// On through resellers whose subject is this entity (strong joins
-	// only). Chains through resellers start at a sighting's host: the
-	// suspended subject itself is matched directly, not followed upstream.
-	if role == roleSubject {
-		return
-	}
-	for _, jm := range bestPerOwner(e.notices.MatchEntity(entity, match.Query{Now: e.now})) {
-		r, ok := e.resellers[jm.Owner]
-		if !ok || jm.Strength != match.Strong || r == rec || slices.Contains(visited, r) {
-			continue
-		}
-		next := append(slices.Clone(links), step(jm))
-		for _, rel := range r.n.GetRelations() {
-			cost, relRole := 1, roleUpstream
-			if rel.GetKind() == headsupv1.RelationKind_RELATION_KIND_OPERATED_BY {
-				cost, relRole = 0, roleOperator
-			}
-			if hops+cost > e.maxHops {
-				continue
-			}
-			e.fromEntity(root, rootRef, next, rel.GetEntity(), r, relRole, hops+cost, append(slices.Clone(visited), rec, r))
-		}
-	}
+	return step
 }
 
 // join finds the strongest strong match of entity against one owner of

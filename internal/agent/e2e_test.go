@@ -2,16 +2,20 @@ package agent_test
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
@@ -38,6 +42,8 @@ type fed struct {
 	state    string
 	sink     *collect
 	cursor   atomic.Uint64
+	// setCustomers replaces the customer list (in PostgreSQL, or the file).
+	setCustomers func(csv string)
 }
 
 type fedOptions struct {
@@ -88,14 +94,12 @@ func newFed(t *testing.T, o fedOptions) *fed {
 	}
 	f.client = headsupv1.NewHubServiceClient(conn)
 
-	custPath := filepath.Join(f.work, "customers.csv")
-	if err := os.WriteFile(custPath, []byte(o.customers), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	var source agent.CustomerSource
+	source, f.setCustomers = customerSource(t, f.work, o.customers, logger)
 	f.state = filepath.Join(f.work, "agent")
 	acfg := agent.DefaultConfig()
 	acfg.Hub, acfg.Member, acfg.DirectoryPath, acfg.StateDir = addr, "voxhost", f.agentDir, f.state
-	acfg.Customers = []agent.CustomerSource{customers.NewFile(custPath, "", logger)}
+	acfg.Customers = []agent.CustomerSource{source}
 	acfg.Outputs = []agent.Output{{Sink: f.sink}}
 	acfg.Logger = logger
 	acfg.BatchWait = 10 * time.Millisecond
@@ -114,6 +118,85 @@ func newFed(t *testing.T, o fedOptions) *fed {
 		_ = stopHub()
 	})
 	return f
+}
+
+// customerSource serves the customer list from the real PostgreSQL that
+// .ci/postgres.sh starts (HEADSUP_TEST_POSTGRES_URL), each test in its own
+// schema, changes announced by NOTIFY. Without a server it fails under
+// CI=true and falls back to a customer file locally, saying so.
+func customerSource(t *testing.T, work, csv string, logger *slog.Logger) (agent.CustomerSource, func(string)) {
+	t.Helper()
+	url := os.Getenv("HEADSUP_TEST_POSTGRES_URL")
+	if url == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("HEADSUP_TEST_POSTGRES_URL is not set: CI must provide PostgreSQL (.ci/postgres.sh)")
+		}
+		t.Log("no PostgreSQL (source .ci/postgres.sh to use one): customers from a file")
+		path := filepath.Join(work, "customers.csv")
+		write := func(csv string) {
+			tmp := path + ".tmp"
+			if err := os.WriteFile(tmp, []byte(csv), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Rename(tmp, path); err != nil {
+				t.Fatal(err)
+			}
+		}
+		write(csv)
+		return customers.NewFile(path, "", logger), write
+	}
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatalf("HEADSUP_TEST_POSTGRES_URL: %v", err)
+	}
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	schema := "agent_" + hex.EncodeToString(b)
+	exec := func(sql string, args ...any) {
+		t.Helper()
+		if _, err := conn.Exec(ctx, sql, args...); err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+	}
+	exec(`CREATE SCHEMA ` + schema)
+	exec(`CREATE TABLE ` + schema + `.customers (customer_id text NOT NULL, display_name text NOT NULL, type text NOT NULL, value text NOT NULL)`)
+	t.Cleanup(func() {
+		_, _ = conn.Exec(ctx, `DROP SCHEMA `+schema+` CASCADE`)
+		conn.Close(ctx)
+	})
+	set := func(csv string) {
+		t.Helper()
+		tx, err := conn.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tx.Rollback(ctx)
+		if _, err := tx.Exec(ctx, `DELETE FROM `+schema+`.customers`); err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(strings.TrimSpace(csv), "\n")[1:] {
+			f := strings.SplitN(line, ",", 4)
+			if _, err := tx.Exec(ctx, `INSERT INTO `+schema+`.customers VALUES ($1, $2, $3, $4)`, f[0], f[1], f[2], f[3]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := tx.Exec(ctx, `SELECT pg_notify($1, '')`, schema); err != nil {
+			t.Fatal(err)
+		}
+		if err := tx.Commit(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	set(csv)
+	src, err := customers.NewPostgres(customers.PostgresConfig{
+		URL: url, Query: `SELECT customer_id, display_name, type, value FROM ` + schema + `.customers`,
+		Channel: schema, Debounce: 20 * time.Millisecond, Interval: time.Minute, Logger: logger,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return src, set
 }
 
 func writeDir(t *testing.T, path string, d *directory.Directory) {
@@ -515,5 +598,113 @@ func TestHopLimit(t *testing.T) {
 				t.Fatalf("%d hops: %d match alerts (%+v), want alert=%v", tt.hops, matches, active, tt.alert)
 			}
 		})
+	}
+}
+
+// TestCustomerListChanges: a customer added today who was suspended last
+// week raises an alert today; one removed resolves its alerts.
+func TestCustomerListChanges(t *testing.T) {
+	const others = "customer_id,display_name,type,value\ncus-2002,Harmless Bakery,host,bakery.example\n"
+	f := newFed(t, fedOptions{customers: others})
+	s := f.prepare("edgeshield", story.Suspended())
+	f.publish("edgeshield", s)
+	f.publish("researcher", story.Sighted(s))
+	last := f.publish("researcher", story.Reseller())
+	// mitigatr's addresses are in voxhost's space, and no customer is known.
+	if active := f.settle(last); len(active) != 1 || active[0].Type != alert.TypeOwnSpace {
+		t.Fatalf("before the customer is added: %+v, want one own_space alert", active)
+	}
+	waitFor := func(what string, ok func([]alert.Event) bool) []alert.Event {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			active := f.settle(last)
+			if ok(active) {
+				return active
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: %+v", what, active)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	f.setCustomers(story.Customers)
+	waitFor("after the customer is added, want the match alone", func(a []alert.Event) bool {
+		return len(a) == 1 && a[0].Type == alert.TypeMatch && a[0].Customer.ID == "cus-1001"
+	})
+	f.setCustomers(others)
+	waitFor("after the customer is removed, want own_space back", func(a []alert.Event) bool {
+		return len(a) == 1 && a[0].Type == alert.TypeOwnSpace
+	})
+	all, err := agent.Alerts(context.Background(), f.state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range all {
+		if a.Type == alert.TypeMatch && (a.Withdrawn == nil || a.Withdrawn.Reason != alert.WithdrawCustomerRemoved) {
+			t.Fatalf("match alert after removal: %+v, want withdrawn as customer_removed", a)
+		}
+	}
+}
+
+// TestResellerAsCustomer: the sighting names its host by address only;
+// voxhost's customer row holds only mitigatr's ASN and its organisation
+// name; the reseller notice carries the ASN and the prefix that join them.
+func TestResellerAsCustomer(t *testing.T) {
+	const rows = "customer_id,display_name,type,value\ncus-3003,Mitigatr DDoS Protection,asn,64510\ncus-3003,Mitigatr DDoS Protection,organisation,Mitigatr DDoS Protection\n"
+	f := newFed(t, fedOptions{customers: rows})
+	s := f.prepare("edgeshield", story.Suspended())
+	f.publish("edgeshield", s)
+	f.publish("researcher", story.Sighted(s))
+	r := story.Reseller()
+	r.Relations = r.Relations[:1] // resells voxhost; no operator
+	active := f.settle(f.publish("researcher", r))
+	if len(active) != 1 || active[0].Type != alert.TypeMatch || active[0].Customer.ID != "cus-3003" || active[0].Strength != alert.StrengthStrong {
+		t.Fatalf("alerts %+v, want one strong match on cus-3003", active)
+	}
+	p := active[0].Paths[0]
+	if want := []string{"subject", "sighting", "reseller"}; !slices.Equal(roles(p), want) {
+		t.Fatalf("roles %v, want %v", roles(p), want)
+	}
+	if m := p.Links[2].Matched; m.Rule != "asn-holder" || m.Strength != alert.StrengthStrong {
+		t.Fatalf("the reseller link matched %+v, want the holder ASN, strong", m)
+	}
+}
+
+// TestRevokedKeyWithdrawsAlerts: revoked_at set in the past (suspected
+// compromise) withdraws the alerts that entries logged after it caused.
+func TestRevokedKeyWithdrawsAlerts(t *testing.T) {
+	f := newFed(t, fedOptions{})
+	s := f.prepare("edgeshield", story.Suspended())
+	f.publish("edgeshield", s)
+	f.publish("researcher", story.Sighted(s))
+	last := f.publish("researcher", story.Reseller())
+	if active := f.settle(last); len(active) != 1 || active[0].Type != alert.TypeMatch {
+		t.Fatalf("before revocation: %+v", active)
+	}
+	revoked, err := directory.Parse(mustMarshal(t, f.dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	edge, _ := revoked.Member("edgeshield")
+	edge.Keys[0].RevokedAt = time.Now().Add(-time.Hour).UTC().Truncate(time.Second)
+	revoked.Serial = 2
+	writeDir(t, f.agentDir, revoked)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		all, err := agent.Alerts(context.Background(), f.state)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(all) == 1 && all[0].Withdrawn != nil {
+			if all[0].Withdrawn.Reason != alert.WithdrawKeyRevoked {
+				t.Fatalf("withdrawn as %q, want key_revoked", all[0].Withdrawn.Reason)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("alerts after revocation: %+v, want the match withdrawn", all)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
