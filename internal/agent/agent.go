@@ -51,6 +51,9 @@ type agent struct {
 
 	// wake tells the outbox deliverers that new events are committed.
 	wake []chan struct{}
+	// resellerIx is the index of active resellers, rebuilt when a
+	// reseller notice changes and on every full evaluation.
+	resellerIx *resellerIndex
 	// parkedSerial is the directory serial parked entries were last tried
 	// against.
 	parkedSerial  uint64

@@ -21,13 +21,55 @@ import (
 // reconcile evaluates the current state and writes, in tx, one event for
 // every alert whose content changed: raised, updated or withdrawn. It
 // returns how many events it wrote.
-func (a *agent) reconcile(ctx context.Context, tx *sql.Tx, dir *directory.Directory, now time.Time) (int, error) {
+//
+// With full set (a new customer list, a directory reload, a clock tick, the
+// start) every root is evaluated again; otherwise only the roots that the
+// touched notices may affect, so a batch costs what it changes, not what
+// the agent holds.
+func (a *agent) reconcile(ctx context.Context, tx *sql.Tx, dir *directory.Directory, now time.Time, touched []*record, full bool) (int, error) {
 	now = now.UTC().Truncate(time.Second)
-	roots, sightings, resellers := a.model.active(dir, now)
-	cands := evaluate(a.model, roots, sightings, resellers, a.customerIndex(), a.matchConfig(), a.cfg.Member, a.cfg.MaxHops, now)
+	cfg := a.matchConfig()
+	var refs []ref
+	var scope []string // the roots whose stored alerts are compared; nil: all
+	if full || a.resellerIx == nil {
+		roots, _, resellers := a.model.active(dir, now)
+		a.resellerIx = newResellerIndex(resellers, cfg)
+		refs = a.model.rootRefs(roots)
+	} else {
+		set := map[ref]bool{}
+		resellersChanged := false
+		for _, r := range touched {
+			roots, res := a.model.affected(r)
+			for _, rr := range roots {
+				set[rr] = true
+			}
+			resellersChanged = resellersChanged || res
+		}
+		if resellersChanged {
+			_, _, resellers := a.model.active(dir, now)
+			a.resellerIx = newResellerIndex(resellers, cfg)
+			for rr := range a.model.sightingsAbout {
+				set[rr] = true
+			}
+		}
+		for rr := range set {
+			refs = append(refs, rr)
+		}
+		slices.SortFunc(refs, func(x, y ref) int { return strings.Compare(x.String(), y.String()) })
+		scope = []string{}
+		for _, rr := range refs {
+			scope = append(scope, rr.String())
+		}
+	}
+	e := newEvaluation(a.model, dir, a.resellerIx, a.customerIndex(), cfg, a.cfg.Member, a.cfg.MaxHops, now)
+	for _, rr := range refs {
+		e.root(rr)
+	}
 	next := map[string]*alert.Event{}
-	for id, c := range cands {
+	roots := map[string]string{} // alert id -> root
+	for id, c := range e.finish() {
 		next[id] = a.matchEvent(id, c, dir, now)
+		roots[id] = c.rootRef.String()
 	}
 	// Integrity and directory-stale alerts come from the entries table, so
 	// they too are a function of the state, whatever the order.
@@ -52,19 +94,19 @@ func (a *agent) reconcile(ctx context.Context, tx *sql.Tx, dir *directory.Direct
 		}
 	}
 
-	prev, err := alertsIn(ctx, tx)
+	prev, err := alertsIn(ctx, tx, scope)
 	if err != nil {
 		return 0, err
 	}
 	written := 0
-	write := func(ev *alert.Event, state, customer, fp string) error {
+	write := func(ev *alert.Event, state, customer, root, fp string) error {
 		body, err := json.Marshal(ev)
 		if err != nil {
 			return err
 		}
 		written++
 		return putAlert(ctx, tx, alertRow{AlertID: ev.AlertID, Revision: ev.Revision, State: state, Type: ev.Type,
-			CustomerID: customer, Fingerprint: fp, Event: string(body)}, now)
+			CustomerID: customer, Root: root, Fingerprint: fp, Event: string(body)}, now)
 	}
 	ids := sortedKeys(next)
 	for _, id := range ids {
@@ -87,7 +129,7 @@ func (a *agent) reconcile(ctx context.Context, tx *sql.Tx, dir *directory.Direct
 		if ev.Customer != nil {
 			customer = ev.Customer.ID
 		}
-		if err := write(ev, stateActive, customer, fp); err != nil {
+		if err := write(ev, stateActive, customer, roots[id], fp); err != nil {
 			return written, err
 		}
 	}
@@ -107,7 +149,7 @@ func (a *agent) reconcile(ctx context.Context, tx *sql.Tx, dir *directory.Direct
 		ev.Event, ev.Revision, ev.At = alert.EventWithdrawn, p.Revision+1, now
 		ev.PeakStrength = peak(p.Event, "")
 		ev.Paths, ev.Strength = nil, ""
-		if err := write(&ev, stateWithdrawn, p.CustomerID, ""); err != nil {
+		if err := write(&ev, stateWithdrawn, p.CustomerID, p.Root, ""); err != nil {
 			return written, err
 		}
 	}

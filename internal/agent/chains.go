@@ -10,6 +10,7 @@ import (
 
 	headsupv1 "github.com/headsup-dev/headsup/api/headsup/v1"
 	"github.com/headsup-dev/headsup/internal/alert"
+	"github.com/headsup-dev/headsup/internal/directory"
 	"github.com/headsup-dev/headsup/internal/match"
 )
 
@@ -84,71 +85,106 @@ func (c *candidate) strength() match.Strength {
 // matters: the agent re-runs it after every batch, customer-list change,
 // directory reload and clock tick.
 type evaluation struct {
+	m         *model
+	dir       *directory.Directory
 	member    string
 	customers *match.Index
-	notices   *match.Index
+	resellers *resellerIndex
 	cfg       match.Config
 	maxHops   int
 	now       time.Time
-	resellers map[string]*record // notice-index owner -> reseller notice
-	roots     map[string]*record // notice-index owner -> root notice
+	active    map[*record]bool
 	out       map[string]*candidate
 }
 
-const (
-	ownerRoot     = "root:"
-	ownerReseller = "reseller:"
-)
+// resellerIndex is the index of active resellers' subjects, built like the
+// customer index, so that a sighting's host or an upstream joins a
+// reseller notice by the same rules (strong ones only). It changes only
+// when a reseller notice does, or with time.
+type resellerIndex struct {
+	ix      *match.Index
+	byOwner map[string]*record
+}
 
-func evaluate(m *model, activeRoots, sightings, resellers []*record, customers *match.Index, cfg match.Config, member string, maxHops int, now time.Time) map[string]*candidate {
-	e := &evaluation{
-		member: member, customers: customers, cfg: cfg, maxHops: maxHops, now: now,
-		resellers: map[string]*record{}, roots: map[string]*record{}, out: map[string]*candidate{},
-	}
-	// The notice index: the subjects of active roots and resellers, built
-	// like the customer index, so notices join each other by the same rules.
+const ownerReseller = "reseller:"
+
+func newResellerIndex(resellers []*record, cfg match.Config) *resellerIndex {
+	ri := &resellerIndex{byOwner: map[string]*record{}}
 	var rows []match.Row
-	for _, r := range activeRoots {
-		owner := ownerRoot + strconv.FormatUint(r.seq, 10)
-		e.roots[owner] = r
-		rows = append(rows, entityRows(owner, "notice:"+r.ref().String(), r.n.GetSubject(), false)...)
-	}
 	for _, r := range resellers {
 		owner := ownerReseller + strconv.FormatUint(r.seq, 10)
-		e.resellers[owner] = r
+		ri.byOwner[owner] = r
 		rows = append(rows, entityRows(owner, "notice:"+r.ref().String(), r.n.GetSubject(), false)...)
 	}
-	e.notices, _ = match.Build(rows, cfg) // rows of verified notices are in normal form
+	ri.ix, _ = match.Build(rows, cfg) // rows of verified notices are in normal form
+	return ri
+}
 
-	for _, s := range activeRoots {
-		e.fromEntity(s, s.ref(), nil, s.n.GetSubject(), s, roleSubject, 0, nil)
+func newEvaluation(m *model, dir *directory.Directory, resellers *resellerIndex, customers *match.Index, cfg match.Config, member string, maxHops int, now time.Time) *evaluation {
+	return &evaluation{m: m, dir: dir, member: member, customers: customers, resellers: resellers, cfg: cfg, maxHops: maxHops, now: now,
+		active: map[*record]bool{}, out: map[string]*candidate{}}
+}
+
+// evaluate is one pass over every root: the alerts the current state
+// implies. It is a pure function of its inputs, so order of arrival never
+// matters.
+func evaluate(m *model, dir *directory.Directory, customers *match.Index, cfg match.Config, member string, maxHops int, now time.Time) map[string]*candidate {
+	roots, _, resellers := m.active(dir, now)
+	e := newEvaluation(m, dir, newResellerIndex(resellers, cfg), customers, cfg, member, maxHops, now)
+	for _, rr := range m.rootRefs(roots) {
+		e.root(rr)
 	}
-	for _, g := range sightings {
-		for _, about := range g.n.GetSighting().GetAbout() {
-			rr := ref{about.GetIssuer(), about.GetId()}
-			root, known := m.byRef[rr]
-			switch {
-			case known && root.n.GetKind() != headsupv1.NoticeKind_NOTICE_KIND_CUSTOMER_SUSPENDED:
-				continue // about something that is not a suspension: nothing to root
-			case known && !slices.Contains(activeRoots, root):
-				continue // retracted, superseded, expired: the sighting no longer roots anything
-			case m.unverified[rr] != 0:
-				continue // the root is here but unverified: "directory stale" says so
-			case known:
-				join, ok := e.join(g.n.GetSubject(), ownerRoot+strconv.FormatUint(root.seq, 10))
-				if !ok {
-					continue // the sighting's subject is not the root's: no claim to follow
-				}
-				first := link{rec: root, role: roleSubject, match: join, strength: join.Strength}
-				e.fromEntity(root, rr, []link{first}, g.n.GetSighting().GetHost(), g, roleSighting, 0, nil)
-			default:
-				// The root is not visible to this member (outside its
-				// audience, or not in the log): follow the sighting
-				// alone; its reason is never shown as verified.
-				e.fromEntity(nil, rr, nil, g.n.GetSighting().GetHost(), g, roleSighting, 0, nil)
-			}
+	return e.finish()
+}
+
+func (e *evaluation) isActive(r *record) bool {
+	a, ok := e.active[r]
+	if !ok {
+		a = e.m.inactiveReason(r, e.dir, e.now) == ""
+		e.active[r] = a
+	}
+	return a
+}
+
+// root adds the candidates rooted in rr: its subject's customers, and the
+// chains of every active sighting about it. A root this member cannot read
+// (outside its audience, or not in the log yet) is followed through its
+// sightings alone, and never shown as verified.
+func (e *evaluation) root(rr ref) {
+	s, known := e.m.byRef[rr]
+	switch {
+	case known && (s.n.GetKind() != headsupv1.NoticeKind_NOTICE_KIND_CUSTOMER_SUSPENDED || !e.isActive(s)):
+		return // not a suspension, or retracted, superseded, expired
+	case !known && e.m.unverified[rr] != 0:
+		return // the root is here but unverified: "directory stale" or "integrity" says so
+	case known:
+		e.fromEntity(s, rr, nil, s.n.GetSubject(), s, roleSubject, 0, nil)
+	}
+	var subject *match.Index
+	for _, g := range e.m.sightingsAbout[rr] {
+		if !e.isActive(g) {
+			continue
 		}
+		if !known {
+			e.fromEntity(nil, rr, nil, g.n.GetSighting().GetHost(), g, roleSighting, 0, nil)
+			continue
+		}
+		// The sighting must be about the root's subject: its subject joins
+		// the root's on a strong identifier, or it makes no claim to follow.
+		if subject == nil {
+			subject, _ = match.Build(entityRows("root", "notice:"+rr.String(), s.n.GetSubject(), false), e.cfg)
+		}
+		join, ok := strongest(subject.MatchEntity(g.n.GetSubject(), match.Query{Now: e.now}))
+		if !ok {
+			continue
+		}
+		first := link{rec: s, role: roleSubject, match: join, strength: join.Strength}
+		e.fromEntity(s, rr, []link{first}, g.n.GetSighting().GetHost(), g, roleSighting, 0, nil)
 	}
+}
+
+// finish drops what another candidate makes redundant and orders paths.
+func (e *evaluation) finish() map[string]*candidate {
 	// "Unknown customer in your own space" is for a root that reaches this
 	// provider without reaching any of its customers: once a customer
 	// matches, that alert says more, and a second one would be noise.
@@ -194,8 +230,8 @@ func (e *evaluation) fromEntity(root *record, rootRef ref, links []link, entity 
 	if role == roleSubject {
 		return
 	}
-	for _, jm := range bestPerOwner(e.notices.MatchEntity(entity, match.Query{Now: e.now})) {
-		r, ok := e.resellers[jm.Owner]
+	for _, jm := range bestPerOwner(e.resellers.ix.MatchEntity(entity, match.Query{Now: e.now})) {
+		r, ok := e.resellers.byOwner[jm.Owner]
 		if !ok || jm.Strength != match.Strong || r == rec || slices.Contains(visited, r) {
 			continue
 		}
@@ -241,11 +277,10 @@ func (e *evaluation) toCustomers(root *record, rootRef ref, links []link, entity
 	return step
 }
 
-// join finds the strongest strong match of entity against one owner of
-// the notice index.
-func (e *evaluation) join(entity *headsupv1.Entity, owner string) (match.Match, bool) {
-	for _, m := range bestPerOwner(e.notices.MatchEntity(entity, match.Query{Now: e.now})) {
-		if m.Owner == owner && m.Strength == match.Strong {
+// strongest returns the first strong match, if any.
+func strongest(ms []match.Match) (match.Match, bool) {
+	for _, m := range ms {
+		if m.Strength == match.Strong {
 			return m, true
 		}
 	}

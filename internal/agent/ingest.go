@@ -28,6 +28,7 @@ func (a *agent) commit(ctx context.Context, batch []received) error {
 	defer tx.Rollback()
 
 	cur := a.committedCursor()
+	var touched []*record
 	for _, r := range batch {
 		if cur.LogID != "" && r.logID != cur.LogID {
 			return fmt.Errorf("%w: cursor in %s, entry %d from %s", ErrLogChanged, cur.LogID, r.seq, r.logID)
@@ -49,6 +50,7 @@ func (a *agent) commit(ctx context.Context, batch []received) error {
 				return fmt.Errorf("agent: entry %d: %w", r.seq, err)
 			}
 			a.model.add(rec)
+			touched = append(touched, rec)
 		case statusRedacted:
 			a.model.redacted[ref{e.Issuer, e.ID}] = e.Seq
 		case statusParked, statusInvalid:
@@ -58,15 +60,19 @@ func (a *agent) commit(ctx context.Context, batch []received) error {
 	}
 	// Parked entries are tried again against the directory now in force:
 	// a key the agent's copy did not know may have arrived.
-	if err := a.retryParked(ctx, tx, dir); err != nil {
+	verified, err := a.retryParked(ctx, tx, dir)
+	if err != nil {
 		return err
 	}
+	touched = append(touched, verified...)
 	if len(batch) > 0 {
 		if err := setCursor(ctx, tx, cur); err != nil {
 			return fmt.Errorf("agent: state: cursor: %w", err)
 		}
 	}
-	n, err := a.reconcile(ctx, tx, dir, now)
+	// No batch means something other than notices changed (the customer
+	// list, the directory, the clock, the start): evaluate everything.
+	n, err := a.reconcile(ctx, tx, dir, now, touched, batch == nil)
 	if err != nil {
 		return err
 	}
@@ -164,14 +170,15 @@ func (a *agent) verifyRedacted(e entryRow, jws string, dir *directory.Directory)
 // retryParked verifies parked entries again; those that now verify join
 // the model, those that fail against a now-known key become integrity
 // alerts.
-func (a *agent) retryParked(ctx context.Context, tx *sql.Tx, dir *directory.Directory) error {
+func (a *agent) retryParked(ctx context.Context, tx *sql.Tx, dir *directory.Directory) ([]*record, error) {
 	if a.parkedSerial == dir.Serial && a.parkedChecked {
-		return nil
+		return nil, nil
 	}
 	parked, err := entriesIn(ctx, tx, statusParked)
 	if err != nil {
-		return fmt.Errorf("agent: state: %w", err)
+		return nil, fmt.Errorf("agent: state: %w", err)
 	}
+	var verified []*record
 	for _, p := range parked {
 		r := received{seq: p.Seq, storedAt: p.StoredAt, at: p.LogTime}
 		if p.Notice != nil {
@@ -184,15 +191,16 @@ func (a *agent) retryParked(ctx context.Context, tx *sql.Tx, dir *directory.Dire
 			continue
 		}
 		if err := putEntry(ctx, tx, e); err != nil {
-			return err
+			return nil, err
 		}
 		switch e.Status {
 		case statusVerified:
 			rec, err := recordOf(e)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			a.model.add(rec)
+			verified = append(verified, rec)
 			a.log.Info("parked notice verified after a directory reload", "sequence", e.Seq, "kid", e.Kid)
 		case statusRedacted:
 			delete(a.model.unverified, ref{e.Issuer, e.ID})
@@ -202,7 +210,7 @@ func (a *agent) retryParked(ctx context.Context, tx *sql.Tx, dir *directory.Dire
 		}
 	}
 	a.parkedSerial, a.parkedChecked = dir.Serial, true
-	return nil
+	return verified, nil
 }
 
 // recordOf parses a verified entry's notice. Its bytes were verified, so

@@ -3,6 +3,7 @@ package agent
 import (
 	"cmp"
 	"slices"
+	"strings"
 	"time"
 
 	headsupv1 "github.com/headsup-dev/headsup/api/headsup/v1"
@@ -37,6 +38,8 @@ type model struct {
 	byRef map[ref]*record
 	// replacedBy maps a notice to the notices that supersede or retract it.
 	replacedBy map[ref][]*record
+	// sightingsAbout maps a root to the sightings that name it.
+	sightingsAbout map[ref][]*record
 	// redacted holds notices the agent saw only as a JWS (outside their
 	// audience): they exist, but their content is not visible here.
 	redacted map[ref]uint64
@@ -49,7 +52,8 @@ type model struct {
 }
 
 func newModel() *model {
-	return &model{bySeq: map[uint64]*record{}, byRef: map[ref]*record{}, replacedBy: map[ref][]*record{}, redacted: map[ref]uint64{}, unverified: map[ref]uint64{}}
+	return &model{bySeq: map[uint64]*record{}, byRef: map[ref]*record{}, replacedBy: map[ref][]*record{},
+		sightingsAbout: map[ref][]*record{}, redacted: map[ref]uint64{}, unverified: map[ref]uint64{}}
 }
 
 func (m *model) add(r *record) {
@@ -59,6 +63,10 @@ func (m *model) add(r *record) {
 	m.bySeq[r.seq] = r
 	m.byRef[r.ref()] = r
 	delete(m.unverified, r.ref())
+	for _, about := range r.n.GetSighting().GetAbout() {
+		rr := ref{about.GetIssuer(), about.GetId()}
+		m.sightingsAbout[rr] = append(m.sightingsAbout[rr], r)
+	}
 	if sup := r.n.GetSupersedes(); sup != "" {
 		target := ref{r.n.GetIssuer(), sup}
 		m.replacedBy[target] = append(m.replacedBy[target], r)
@@ -122,4 +130,49 @@ func (m *model) active(dir *directory.Directory, now time.Time) (roots, sighting
 		slices.SortFunc(rs, func(a, b *record) int { return cmp.Compare(a.seq, b.seq) })
 	}
 	return roots, sightings, resellers
+}
+
+// rootRefs lists every ref that may root an alert: the active roots and
+// whatever the sightings name (visible or not), in a stable order.
+func (m *model) rootRefs(activeRoots []*record) []ref {
+	seen := map[ref]bool{}
+	var out []ref
+	for _, r := range activeRoots {
+		if !seen[r.ref()] {
+			seen[r.ref()] = true
+			out = append(out, r.ref())
+		}
+	}
+	var about []ref
+	for rr := range m.sightingsAbout {
+		if !seen[rr] {
+			seen[rr] = true
+			about = append(about, rr)
+		}
+	}
+	slices.SortFunc(about, func(a, b ref) int { return strings.Compare(a.String(), b.String()) })
+	return append(out, about...)
+}
+
+// affected lists the roots whose alerts a new notice may change, and
+// whether it changes the reseller index (then every root with a sighting
+// may be affected: a reseller edge can lie on any sighting's chain).
+func (m *model) affected(r *record) (roots []ref, resellers bool) {
+	switch r.n.GetKind() {
+	case headsupv1.NoticeKind_NOTICE_KIND_CUSTOMER_SUSPENDED:
+		roots = append(roots, r.ref())
+	case headsupv1.NoticeKind_NOTICE_KIND_CUSTOMER_SIGHTED:
+		for _, about := range r.n.GetSighting().GetAbout() {
+			roots = append(roots, ref{about.GetIssuer(), about.GetId()})
+		}
+	case headsupv1.NoticeKind_NOTICE_KIND_RESELLER_IDENTIFIED:
+		resellers = true
+	}
+	if sup := r.n.GetSupersedes(); sup != "" {
+		if target, ok := m.byRef[ref{r.n.GetIssuer(), sup}]; ok && target != r {
+			more, res := m.affected(target)
+			roots, resellers = append(roots, more...), resellers || res
+		}
+	}
+	return roots, resellers
 }

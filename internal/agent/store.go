@@ -47,10 +47,12 @@ CREATE TABLE IF NOT EXISTS alerts (
 	state       TEXT NOT NULL,  -- active | withdrawn
 	type        TEXT NOT NULL,
 	customer_id TEXT NOT NULL,
+	root        TEXT NOT NULL,  -- "issuer/id" of the root; '' for integrity and directory_stale
 	fingerprint TEXT NOT NULL,
 	event       TEXT NOT NULL,  -- headsup.alert.v1 JSON
 	updated_at  INTEGER NOT NULL
 );
+CREATE INDEX IF NOT EXISTS alerts_root ON alerts(root);
 -- Events waiting for, or delivered to, each sink.
 CREATE TABLE IF NOT EXISTS outbox (
 	id         INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -190,12 +192,24 @@ type alertRow struct {
 	State       string
 	Type        string
 	CustomerID  string
+	Root        string
 	Fingerprint string
 	Event       string
 }
 
-func alertsIn(ctx context.Context, q queryer) (map[string]alertRow, error) {
-	rows, err := q.QueryContext(ctx, `SELECT alert_id, revision, state, type, customer_id, fingerprint, event FROM alerts`)
+// alertsIn returns the stored alerts of the given roots and every alert
+// with no root (integrity, directory stale); all alerts when roots is nil.
+func alertsIn(ctx context.Context, q queryer, roots []string) (map[string]alertRow, error) {
+	query, args := `SELECT alert_id, revision, state, type, customer_id, root, fingerprint, event FROM alerts`, []any{}
+	if roots != nil {
+		list, err := json.Marshal(roots)
+		if err != nil {
+			return nil, err
+		}
+		query += ` WHERE root = '' OR root IN (SELECT value FROM json_each(?))`
+		args = append(args, string(list))
+	}
+	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -203,7 +217,7 @@ func alertsIn(ctx context.Context, q queryer) (map[string]alertRow, error) {
 	out := map[string]alertRow{}
 	for rows.Next() {
 		var a alertRow
-		if err := rows.Scan(&a.AlertID, &a.Revision, &a.State, &a.Type, &a.CustomerID, &a.Fingerprint, &a.Event); err != nil {
+		if err := rows.Scan(&a.AlertID, &a.Revision, &a.State, &a.Type, &a.CustomerID, &a.Root, &a.Fingerprint, &a.Event); err != nil {
 			return nil, err
 		}
 		out[a.AlertID] = a
@@ -212,11 +226,11 @@ func alertsIn(ctx context.Context, q queryer) (map[string]alertRow, error) {
 }
 
 func putAlert(ctx context.Context, tx *sql.Tx, a alertRow, now time.Time) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO alerts(alert_id, revision, state, type, customer_id, fingerprint, event, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+	_, err := tx.ExecContext(ctx, `INSERT INTO alerts(alert_id, revision, state, type, customer_id, root, fingerprint, event, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT(alert_id) DO UPDATE SET revision = excluded.revision, state = excluded.state,
 			fingerprint = excluded.fingerprint, event = excluded.event, updated_at = excluded.updated_at`,
-		a.AlertID, a.Revision, a.State, a.Type, a.CustomerID, a.Fingerprint, a.Event, now.Unix())
+		a.AlertID, a.Revision, a.State, a.Type, a.CustomerID, a.Root, a.Fingerprint, a.Event, now.Unix())
 	if err != nil {
 		return err
 	}
