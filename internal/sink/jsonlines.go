@@ -46,7 +46,9 @@ func NewText(w io.Writer, name string) Sink {
 // and the file to close when the agent stops. Each event is fsynced before
 // Deliver returns. A last line left incomplete by a crash is cut off on
 // open, and a failed write is cut off at once, so the file only ever holds
-// whole lines; the outbox delivers the lost event again.
+// whole lines; the outbox delivers the lost event again. The sink is a
+// [Resumer]: its last line tells the outbox where a crash left it, so the
+// file holds each event exactly once.
 func OpenJSONLinesFile(path string) (Sink, io.Closer, error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
@@ -56,7 +58,92 @@ func OpenJSONLinesFile(path string) (Sink, io.Closer, error) {
 		f.Close()
 		return nil, nil, fmt.Errorf("jsonlines sink %s: %w", path, err)
 	}
-	return &lines{name: "jsonlines:" + path, w: f, file: f, encode: jsonLine}, f, nil
+	return &jsonLinesFile{&lines{name: "jsonlines:" + path, w: f, file: f, encode: jsonLine}}, f, nil
+}
+
+// Resumer is a sink that can say which event it holds last. The outbox
+// delivers to a sink strictly in its own order and marks an event
+// delivered only after Deliver returns, so a crash between the two leaves
+// events the sink has but the outbox thinks pending; a Resumer lets the
+// outbox mark them delivered on restart instead of delivering them twice,
+// which makes the sink exactly once rather than at least once.
+type Resumer interface {
+	// LastDelivered returns the (alert_id, revision) of the last event
+	// the sink holds complete. ok is false when it holds none or cannot
+	// tell (an unreadable or foreign last line): the outbox then delivers
+	// again, at least once, rather than risk skipping an event.
+	LastDelivered() (alertID string, revision uint64, ok bool)
+}
+
+// jsonLinesFile is the JSON-lines sink on a file, which it can read back:
+// its last complete line is the last event delivered.
+type jsonLinesFile struct{ *lines }
+
+// LastDelivered reads the file's last complete line (the file as it is
+// now, so an outbox that resumes after a crash sees what the crash left).
+func (f *jsonLinesFile) LastDelivered() (string, uint64, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	line, err := lastLine(f.file)
+	if err != nil || line == nil {
+		return "", 0, false
+	}
+	var key struct {
+		AlertID  string `json:"alert_id"`
+		Revision uint64 `json:"revision"`
+	}
+	if err := json.Unmarshal(line, &key); err != nil || key.AlertID == "" || key.Revision == 0 {
+		return "", 0, false
+	}
+	return key.AlertID, key.Revision, true
+}
+
+// maxResumeLine bounds how far back lastLine reads: an event is far
+// smaller, so a longer line is not one this sink wrote.
+const maxResumeLine = 16 << 20
+
+// lastLine returns the last newline-terminated line of f without its
+// newline, or nil when f holds none. Bytes after the last newline (a write
+// cut short that could not be truncated away) are not a delivered event
+// and are skipped.
+func lastLine(f *os.File) ([]byte, error) {
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	end, err := newlineBefore(f, st.Size(), st.Size())
+	if err != nil || end < 0 {
+		return nil, err
+	}
+	start, err := newlineBefore(f, end, maxResumeLine+1)
+	if err != nil {
+		return nil, err
+	}
+	if end-start-1 > maxResumeLine {
+		return nil, nil
+	}
+	line := make([]byte, end-start-1)
+	if _, err := f.ReadAt(line, start+1); err != nil {
+		return nil, err
+	}
+	return line, nil
+}
+
+// newlineBefore returns the offset of the last newline in f before pos,
+// looking at most limit bytes back; -1 when there is none there.
+func newlineBefore(f *os.File, pos, limit int64) (int64, error) {
+	buf := make([]byte, 64<<10)
+	for stop := max(pos-limit, 0); pos > stop; {
+		n := min(int64(len(buf)), pos-stop)
+		pos -= n
+		if _, err := f.ReadAt(buf[:n], pos); err != nil && !errors.Is(err, io.EOF) {
+			return 0, err
+		}
+		if i := bytes.LastIndexByte(buf[:n], '\n'); i >= 0 {
+			return pos + int64(i), nil
+		}
+	}
+	return -1, nil
 }
 
 type lines struct {

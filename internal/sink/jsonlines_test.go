@@ -288,3 +288,103 @@ func TestText(t *testing.T) {
 		t.Fatalf("headline missing:\n%s", buf.String())
 	}
 }
+
+func TestJSONLinesFileLastDelivered(t *testing.T) {
+	line := func(rev uint64) string {
+		return string(marshal(t, event(rev))) + "\n"
+	}
+	id := event(1).AlertID
+	long := event(7)
+	long.Headline = strings.Repeat("s", 150<<10) // spans several read chunks (not a valid event, a long line)
+	b, err := json.Marshal(long)
+	if err != nil {
+		t.Fatal(err)
+	}
+	longLine := string(b) + "\n"
+	for _, tt := range []struct {
+		name string
+		file string // content before open
+		tail string // appended after open (open trims a partial line)
+		rev  uint64 // 0: none
+	}{
+		{name: "empty"},
+		{name: "one line", file: line(1), rev: 1},
+		{name: "several lines", file: line(1) + line(2) + line(3), rev: 3},
+		{name: "partial line after open", file: line(1) + line(2), tail: `{"alert_id":"` + id + `","revision":9`, rev: 2},
+		{name: "partial line trimmed on open", file: line(1) + `{"alert_id":"x","rev`, rev: 1},
+		{name: "long last line", file: line(1) + longLine, rev: 7},
+		{name: "long line before", file: longLine + line(2), rev: 2},
+		{name: "not JSON", file: line(1) + "garbage\n"},
+		{name: "no alert_id", file: line(1) + `{"revision":3}` + "\n"},
+		{name: "no revision", file: line(1) + `{"alert_id":"` + id + `"}` + "\n"},
+		{name: "empty last line", file: line(1) + "\n"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "a.jsonl")
+			if err := os.WriteFile(path, []byte(tt.file), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			s, c, err := sink.OpenJSONLinesFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { c.Close() })
+			if tt.tail != "" {
+				f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				f.WriteString(tt.tail)
+				f.Close()
+			}
+			r, ok := s.(sink.Resumer)
+			if !ok {
+				t.Fatal("the JSON-lines file sink is not a Resumer")
+			}
+			gotID, gotRev, ok := r.LastDelivered()
+			if tt.rev == 0 {
+				if ok {
+					t.Fatalf("LastDelivered = %s:%d, want none", gotID, gotRev)
+				}
+				return
+			}
+			if !ok || gotID != id || gotRev != tt.rev {
+				t.Fatalf("LastDelivered = %s:%d %v, want %s:%d", gotID, gotRev, ok, id, tt.rev)
+			}
+		})
+	}
+}
+
+// TestJSONLinesFileLastDeliveredFollowsDeliver: what Deliver wrote is what
+// LastDelivered reports, with no reopen in between.
+func TestJSONLinesFileLastDeliveredFollowsDeliver(t *testing.T) {
+	s, c, err := sink.OpenJSONLinesFile(filepath.Join(t.TempDir(), "a.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	r := s.(sink.Resumer)
+	if _, _, ok := r.LastDelivered(); ok {
+		t.Fatal("a new file reports an event")
+	}
+	for rev := uint64(1); rev <= 3; rev++ {
+		e := event(rev)
+		if err := s.Deliver(t.Context(), e, marshal(t, e)); err != nil {
+			t.Fatal(err)
+		}
+		if id, got, ok := r.LastDelivered(); !ok || id != e.AlertID || got != rev {
+			t.Fatalf("after revision %d: LastDelivered = %s:%d %v", rev, id, got, ok)
+		}
+	}
+}
+
+// TestOnlyFilesResume: a stream or a text sink cannot read back what it
+// wrote, so it must not claim to.
+func TestOnlyFilesResume(t *testing.T) {
+	var buf bytes.Buffer
+	for _, s := range []sink.Sink{sink.NewJSONLines(&buf, ""), sink.NewText(&buf, "")} {
+		if _, ok := s.(sink.Resumer); ok {
+			t.Errorf("%s is a Resumer", s.Name())
+		}
+	}
+}
