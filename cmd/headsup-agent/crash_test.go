@@ -121,6 +121,7 @@ func TestCrashExactlyOnce(t *testing.T) {
 member: voxhost
 directory: %s
 state: %s
+check_listen: ""
 customers:
   - file: %s
 sinks:

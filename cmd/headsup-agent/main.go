@@ -48,6 +48,7 @@ func command() *cli.Command {
 			&cli.StringFlag{Name: "jsonl", Usage: "write alert events as JSON lines to this file (- for stdout)", Sources: cli.EnvVars("HEADSUP_JSONL")},
 			&cli.StringFlag{Name: "text", Usage: "write alerts for people to this file (- for stdout)", Sources: cli.EnvVars("HEADSUP_TEXT")},
 			&cli.IntFlag{Name: "max-hops", Usage: "most reseller edges in a chain (default 3)", Sources: cli.EnvVars("HEADSUP_MAX_HOPS")},
+			&cli.StringFlag{Name: "check-listen", Usage: "loopback address of the local API for signup and support tools (headsup check); empty turns it off (default " + agent.DefaultCheckListen + ")", Sources: cli.EnvVars("HEADSUP_CHECK_LISTEN")},
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error", Sources: cli.EnvVars("HEADSUP_LOG_LEVEL")},
 		},
 		Action: run,
@@ -62,6 +63,7 @@ func run(ctx context.Context, cmd *cli.Command) error {
 	logger := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
 	cfg := agent.DefaultConfig()
 	cfg.Logger = logger
+	cfg.CheckListen = agent.DefaultCheckListen
 	var closer io.Closer
 	if path := cmd.String("config"); path != "" {
 		f, err := agent.ReadFile(path)
@@ -77,6 +79,9 @@ func run(ctx context.Context, cmd *cli.Command) error {
 		if v := cmd.String(flag); v != "" {
 			*dst = v
 		}
+	}
+	if cmd.IsSet("check-listen") {
+		cfg.CheckListen = cmd.String("check-listen")
 	}
 	if n := cmd.Int("max-hops"); n != 0 {
 		cfg.MaxHops = int(n)

@@ -46,6 +46,9 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.Command {
 			publishCommand(),
 			tailCommand(),
 			demoCommand(),
+			checkCommand(),
+			matchCommand(),
+			hashCommand(),
 		},
 		Action: func(_ context.Context, cmd *cli.Command) error {
 			if cmd.NArg() > 0 {

@@ -33,6 +33,12 @@ func TestMain(m *testing.M) {
 //	unavailable start    listen where the hub will be, refusing every
 //	                     connection (UNAVAILABLE); sets HEADSUP_HUB
 //	unavailable wait     wait until a client has tried to connect
+//	agent start MEMBER CUSTOMERS
+//	                     start a real agent (in-process) for MEMBER following
+//	                     $HEADSUP_HUB with $WORK/directory.yaml and the
+//	                     customer file, its local API on a free loopback
+//	                     port; sets HEADSUP_AGENT
+//	agent wait SEQ       wait until the agent's Check answers reflect SEQ
 //	concat OUT FILE...   write the concatenation of FILEs to OUT
 //	mode FILE PERM       check FILE's permission bits (octal)
 func TestScript(t *testing.T) {
@@ -47,6 +53,7 @@ func TestScript(t *testing.T) {
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"hub":         cmdHub,
+			"agent":       cmdAgent,
 			"unavailable": cmdUnavailable,
 			"concat":      cmdConcat,
 			"mode":        cmdMode,

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -54,6 +55,9 @@ type agent struct {
 	// resellerIx is the index of active resellers, rebuilt when a
 	// reseller notice changes and on every full evaluation.
 	resellerIx *resellerIndex
+	// checkSnap is what the local API's Check answers from, published by
+	// the loop after each commit (refreshCheckSnapshot).
+	checkSnap atomic.Pointer[checkSnapshot]
 	// parkedSerial is the directory serial parked entries were last tried
 	// against.
 	parkedSerial  uint64
@@ -65,6 +69,13 @@ func Run(ctx context.Context, cfg Config) error {
 	cfg.withDefaults()
 	if cfg.Member == "" {
 		return errors.New("agent: member: missing")
+	}
+	local, err := listenLocal(cfg.CheckListen)
+	if err != nil {
+		return err
+	}
+	if local != nil {
+		defer local.Close() // on an early return; serveLocal closes it otherwise
 	}
 	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
 		return fmt.Errorf("agent: state directory: %w", err)
@@ -82,6 +93,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if err := a.load(ctx); err != nil {
 		return err
 	}
+	a.refreshCheckSnapshot()
 	for range cfg.Outputs {
 		a.wake = append(a.wake, make(chan struct{}, 1))
 	}
@@ -108,6 +120,9 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	g.Go(func() error { return a.subscribe(ctx, incoming) })
 	g.Go(func() error { return a.loop(ctx, incoming, custChanged) })
+	if local != nil {
+		g.Go(func() error { return a.serveLocal(ctx, local) })
+	}
 	err = g.Wait()
 	if errors.Is(err, context.Canceled) {
 		return nil
@@ -175,6 +190,7 @@ func (a *agent) loop(ctx context.Context, incoming <-chan received, custChanged 
 	if err := a.commit(ctx, nil); err != nil {
 		return err
 	}
+	a.refreshCheckSnapshot()
 	for {
 		select {
 		case <-ctx.Done():
@@ -198,20 +214,24 @@ func (a *agent) loop(ctx context.Context, incoming <-chan received, custChanged 
 			if err := a.commit(ctx, batch); err != nil {
 				return err
 			}
+			a.refreshCheckSnapshot()
 		case <-custChanged:
 			a.rebuildCustomers()
 			if err := a.commit(ctx, nil); err != nil {
 				return err
 			}
+			a.refreshCheckSnapshot()
 		case <-dirChanged:
 			dirChanged = a.dirs.Changed()
 			if err := a.commit(ctx, nil); err != nil {
 				return err
 			}
+			a.refreshCheckSnapshot()
 		case <-tick.C:
 			if err := a.commit(ctx, nil); err != nil {
 				return err
 			}
+			a.refreshCheckSnapshot()
 		}
 	}
 }
@@ -254,14 +274,18 @@ func (a *agent) customerIndex() *match.Index {
 // this provider's own identity and every member's own domains and ASNs
 // (never a reason to match two strangers).
 func (a *agent) matchConfig() match.Config {
-	cfg := a.cfg.Match
-	dir := a.dirs.Current()
-	cfg.OwnMember = a.cfg.Member
+	return memberMatchConfig(a.cfg.Match, a.cfg.Member, a.dirs.Current())
+}
+
+// memberMatchConfig is matchConfig for any member and directory: the
+// agent's and `headsup match`'s, so both match alike.
+func memberMatchConfig(cfg match.Config, member string, dir *directory.Directory) match.Config {
+	cfg.OwnMember = member
 	cfg.TestNetwork = dir.TestNetwork
 	for _, m := range dir.Members {
 		cfg.MemberDomains = append(cfg.MemberDomains, m.Domains...)
 		cfg.MemberASNs = append(cfg.MemberASNs, m.ASNs...)
-		if m.ID == a.cfg.Member {
+		if m.ID == member {
 			cfg.OwnASNs = append(cfg.OwnASNs, m.ASNs...)
 			cfg.OwnPrefixes = append(cfg.OwnPrefixes, m.Prefixes...)
 			cfg.OwnDomains = append(cfg.OwnDomains, m.Domains...)

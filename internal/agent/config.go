@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"log/slog"
+	"net"
 	"time"
 
 	"google.golang.org/grpc"
@@ -60,6 +61,15 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the agent's clock; nil means time.Now.
 	Now func() time.Time
+	// CheckListen is the loopback address of the agent's local API
+	// (AgentService: Check, for signup and support tooling), or empty for
+	// none. Any address other than loopback is refused (ErrNotLoopback):
+	// the API answers without authentication. headsup-agent defaults it to
+	// DefaultCheckListen; DefaultConfig leaves it off.
+	CheckListen string
+	// CheckReady, if set, is called with the local API's address once it
+	// listens (port 0 picks a free one): for tests and tools.
+	CheckReady func(net.Addr)
 	// Committed, if set, is called after every commit with the cursor
 	// (the last sequence whose effects are durable): for metrics and tests.
 	Committed func(seq uint64)

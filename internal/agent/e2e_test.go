@@ -52,6 +52,8 @@ type fedOptions struct {
 	// (the hub keeps the federation's).
 	agentDirectory func(*directory.Directory)
 	maxHops        int
+	// configure, if set, edits the agent's configuration last.
+	configure func(*agent.Config)
 }
 
 func newFed(t *testing.T, o fedOptions) *fed {
@@ -107,6 +109,9 @@ func newFed(t *testing.T, o fedOptions) *fed {
 		acfg.MaxHops = o.maxHops
 	}
 	acfg.Committed = func(seq uint64) { f.cursor.Store(seq) }
+	if o.configure != nil {
+		o.configure(&acfg)
+	}
 	agentDone := make(chan error, 1)
 	go func() { agentDone <- agent.Run(ctx, acfg) }()
 	t.Cleanup(func() {

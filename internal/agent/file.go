@@ -41,6 +41,7 @@ import (
 //	shared_domains: [myplatform.example]
 //	mailbox_providers: [mail.example]
 //	transit_asns: [64499]
+//	check_listen: 127.0.0.1:7444  # the local API for signup and support tools; "" turns it off
 type File struct {
 	Hub              string            `yaml:"hub"`
 	Member           string            `yaml:"member"`
@@ -53,6 +54,9 @@ type File struct {
 	MailboxProviders []string          `yaml:"mailbox_providers"`
 	TransitASNs      []uint32          `yaml:"transit_asns"`
 	HashKeys         map[string]string `yaml:"hash_keys"` // key id -> file holding the HMAC key
+	// CheckListen is the local API's loopback address; absent keeps the
+	// default, "" turns the API off.
+	CheckListen *string `yaml:"check_listen"`
 }
 
 // CustomerFile is one customer source: a file or PostgreSQL.
@@ -121,6 +125,9 @@ func (f *File) Apply(cfg *Config, stdout io.Writer, logger *slog.Logger) (io.Clo
 	set(&cfg.StateDir, f.State)
 	if f.MaxHops != 0 {
 		cfg.MaxHops = f.MaxHops
+	}
+	if f.CheckListen != nil {
+		cfg.CheckListen = *f.CheckListen
 	}
 	cfg.Match.SharedDomains = append(cfg.Match.SharedDomains, f.SharedDomains...)
 	cfg.Match.MailboxProviders = append(cfg.Match.MailboxProviders, f.MailboxProviders...)
