@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -280,6 +281,10 @@ func (a *agent) matchConfig() match.Config {
 // memberMatchConfig is matchConfig for any member and directory: the
 // agent's and `headsup match`'s, so both match alike.
 func memberMatchConfig(cfg match.Config, member string, dir *directory.Directory) match.Config {
+	// Fresh slices: appending to the configured ones could write into
+	// their spare capacity, shared by every caller.
+	cfg.MemberDomains, cfg.MemberASNs = slices.Clone(cfg.MemberDomains), slices.Clone(cfg.MemberASNs)
+	cfg.OwnASNs, cfg.OwnPrefixes, cfg.OwnDomains = slices.Clone(cfg.OwnASNs), slices.Clone(cfg.OwnPrefixes), slices.Clone(cfg.OwnDomains)
 	cfg.OwnMember = member
 	cfg.TestNetwork = dir.TestNetwork
 	for _, m := range dir.Members {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"os"
 	"strings"
 	"time"
@@ -43,17 +44,22 @@ import (
 //	transit_asns: [64499]
 //	check_listen: 127.0.0.1:7444  # the local API for signup and support tools; "" turns it off
 type File struct {
-	Hub              string            `yaml:"hub"`
-	Member           string            `yaml:"member"`
-	Directory        string            `yaml:"directory"`
-	State            string            `yaml:"state"`
-	MaxHops          int               `yaml:"max_hops"`
-	Customers        []CustomerFile    `yaml:"customers"`
-	Sinks            []SinkFile        `yaml:"sinks"`
-	SharedDomains    []string          `yaml:"shared_domains"`
-	MailboxProviders []string          `yaml:"mailbox_providers"`
-	TransitASNs      []uint32          `yaml:"transit_asns"`
-	HashKeys         map[string]string `yaml:"hash_keys"` // key id -> file holding the HMAC key
+	Hub              string         `yaml:"hub"`
+	Member           string         `yaml:"member"`
+	Directory        string         `yaml:"directory"`
+	State            string         `yaml:"state"`
+	MaxHops          int            `yaml:"max_hops"`
+	Customers        []CustomerFile `yaml:"customers"`
+	Sinks            []SinkFile     `yaml:"sinks"`
+	SharedDomains    []string       `yaml:"shared_domains"`
+	MailboxProviders []string       `yaml:"mailbox_providers"`
+	TransitASNs      []uint32       `yaml:"transit_asns"`
+	// OwnASNs, OwnPrefixes and OwnDomains add to this provider's identity
+	// as the directory gives it (space not announced in the directory).
+	OwnASNs     []uint32          `yaml:"own_asns"`
+	OwnPrefixes []string          `yaml:"own_prefixes"`
+	OwnDomains  []string          `yaml:"own_domains"`
+	HashKeys    map[string]string `yaml:"hash_keys"` // key id -> file holding the HMAC key
 	// CheckListen is the local API's loopback address; absent keeps the
 	// default, "" turns the API off.
 	CheckListen *string `yaml:"check_listen"`
@@ -132,6 +138,15 @@ func (f *File) Apply(cfg *Config, stdout io.Writer, logger *slog.Logger) (io.Clo
 	cfg.Match.SharedDomains = append(cfg.Match.SharedDomains, f.SharedDomains...)
 	cfg.Match.MailboxProviders = append(cfg.Match.MailboxProviders, f.MailboxProviders...)
 	cfg.Match.TransitASNs = append(cfg.Match.TransitASNs, f.TransitASNs...)
+	cfg.Match.OwnASNs = append(cfg.Match.OwnASNs, f.OwnASNs...)
+	cfg.Match.OwnDomains = append(cfg.Match.OwnDomains, f.OwnDomains...)
+	for i, p := range f.OwnPrefixes {
+		prefix, err := netip.ParsePrefix(p)
+		if err != nil || prefix != prefix.Masked() {
+			return nil, fmt.Errorf("own_prefixes[%d]: %q is not a masked prefix", i, p)
+		}
+		cfg.Match.OwnPrefixes = append(cfg.Match.OwnPrefixes, prefix)
+	}
 	for id, path := range f.HashKeys {
 		key, err := os.ReadFile(path)
 		if err != nil {

@@ -34,9 +34,13 @@ sinks:
     secret_env: TEST_WEBHOOK_SECRET
     filter: {min_strength: strong, max_tlp: amber}
 transit_asns: [64499]
+own_prefixes: [203.0.113.0/24]
 `, check: func(t *testing.T, cfg agent.Config) {
 			if cfg.Hub != "hub.example:7443" || cfg.Member != "voxhost" || cfg.MaxHops != 2 || len(cfg.Customers) != 1 || len(cfg.Outputs) != 3 {
 				t.Fatalf("config = %+v", cfg)
+			}
+			if len(cfg.Match.OwnPrefixes) != 1 || cfg.Match.OwnPrefixes[0].String() != "203.0.113.0/24" {
+				t.Fatalf("own prefixes = %v", cfg.Match.OwnPrefixes)
 			}
 			if f := cfg.Outputs[2].Filter; f.MinStrength != "strong" || f.MaxTLP != "amber" {
 				t.Fatalf("webhook filter = %+v", f)
@@ -47,6 +51,7 @@ transit_asns: [64499]
 		{name: "postgres URL not in the environment", yaml: "customers:\n  - postgres: {url_env: NOT_SET_ANYWHERE, query: SELECT 1}\n", wantErr: "customers[0].postgres.url_env"},
 		{name: "two kinds in one sink", yaml: "sinks:\n  - jsonl: \"-\"\n    text: \"-\"\n", wantErr: "sinks[0]: set exactly one of jsonl, text, webhook"},
 		{name: "webhook without secret", yaml: "sinks:\n  - webhook: https://desk.example/hook\n", wantErr: "sinks[0]: secret_env"},
+		{name: "own prefix with host bits", yaml: "own_prefixes: [203.0.113.7/24]\n", wantErr: "own_prefixes[0]"},
 		{name: "bad filter", yaml: "sinks:\n  - jsonl: \"-\"\n    filter: {max_tlp: purple}\n", wantErr: "sinks[0].filter"},
 	}
 	for _, tt := range tests {
