@@ -95,6 +95,8 @@ type evaluation struct {
 	now       time.Time
 	active    map[*record]bool
 	out       map[string]*candidate
+	// viaCustomer maps a customer to the resellers it matches strongly.
+	viaCustomer map[string][]*record
 }
 
 // resellerIndex is the index of active resellers' subjects, built like the
@@ -104,12 +106,13 @@ type evaluation struct {
 type resellerIndex struct {
 	ix      *match.Index
 	byOwner map[string]*record
+	list    []*record
 }
 
 const ownerReseller = "reseller:"
 
 func newResellerIndex(resellers []*record, cfg match.Config) *resellerIndex {
-	ri := &resellerIndex{byOwner: map[string]*record{}}
+	ri := &resellerIndex{byOwner: map[string]*record{}, list: resellers}
 	var rows []match.Row
 	for _, r := range resellers {
 		owner := ownerReseller + strconv.FormatUint(r.seq, 10)
@@ -223,23 +226,48 @@ func (e *evaluation) fromEntity(root *record, rootRef ref, links []link, entity 
 	if entity == nil {
 		return
 	}
-	step := e.toCustomers(root, rootRef, links, entity, rec, role, hops)
+	step, customers := e.toCustomers(root, rootRef, links, entity, rec, role, hops)
 	// On through resellers whose subject is this entity (strong joins
 	// only). Chains through resellers start at a sighting's host: the
 	// suspended subject itself is matched directly, not followed upstream.
 	if role == roleSubject {
 		return
 	}
+	type join struct {
+		r *record
+		m match.Match
+	}
+	var joins []join
+	joined := map[*record]bool{}
 	for _, jm := range bestPerOwner(e.resellers.ix.MatchEntity(entity, match.Query{Now: e.now})) {
-		r, ok := e.resellers.byOwner[jm.Owner]
-		if !ok || jm.Strength != match.Strong || r == rec || slices.Contains(visited, r) {
+		if r, ok := e.resellers.byOwner[jm.Owner]; ok && jm.Strength == match.Strong && !joined[r] {
+			joined[r] = true
+			joins = append(joins, join{r, jm})
+		}
+	}
+	// Or through one customer record that matches both strongly: the
+	// provider's own books say the two are the same customer.
+	for _, cm := range customers {
+		if cm.Strength != match.Strong {
+			continue
+		}
+		for _, r := range e.resellersOfCustomer(cm.Owner) {
+			if !joined[r] {
+				joined[r] = true
+				joins = append(joins, join{r, cm})
+			}
+		}
+	}
+	for _, j := range joins {
+		r, jm := j.r, j.m
+		if r == rec || slices.Contains(visited, r) {
 			continue
 		}
 		next := append(slices.Clone(links), step(jm))
 		// The reseller itself may be the customer ("or mitigatr", the
 		// story says): the notice adds its ASN, domains and name to what
 		// the sighting saw.
-		e.toCustomers(root, rootRef, next, r.n.GetSubject(), r, roleReseller, hops)
+		_, _ = e.toCustomers(root, rootRef, next, r.n.GetSubject(), r, roleReseller, hops)
 		for _, rel := range r.n.GetRelations() {
 			cost, relRole := 1, roleUpstream
 			if rel.GetKind() == headsupv1.RelationKind_RELATION_KIND_OPERATED_BY {
@@ -255,8 +283,8 @@ func (e *evaluation) fromEntity(root *record, rootRef ref, links []link, entity 
 
 // toCustomers adds a path for every customer the entity matches, or, when
 // none does, for this provider's own space it reaches. It returns how a
-// match becomes this step's link.
-func (e *evaluation) toCustomers(root *record, rootRef ref, links []link, entity *headsupv1.Entity, rec *record, role string, hops int) func(match.Match) link {
+// match becomes this step's link, and each customer's best match.
+func (e *evaluation) toCustomers(root *record, rootRef ref, links []link, entity *headsupv1.Entity, rec *record, role string, hops int) (func(match.Match) link, []match.Match) {
 	weakObservation := role == roleSighting && dnsOnly(entity)
 	step := func(m match.Match) link {
 		l := link{rec: rec, role: role, match: m, strength: m.Strength}
@@ -265,8 +293,8 @@ func (e *evaluation) toCustomers(root *record, rootRef ref, links []link, entity
 		}
 		return l
 	}
-	matches := e.customers.MatchEntity(entity, match.Query{Issuer: rec.n.GetIssuer(), Now: e.now})
-	for _, best := range bestPerOwner(matches) {
+	matches := bestPerOwner(e.customers.MatchEntity(entity, match.Query{Issuer: rec.n.GetIssuer(), Now: e.now}))
+	for _, best := range matches {
 		e.addPath(root, rootRef, best, append(slices.Clone(links), step(best)), hops)
 	}
 	if len(matches) == 0 {
@@ -274,7 +302,23 @@ func (e *evaluation) toCustomers(root *record, rootRef ref, links []link, entity
 			e.addPath(root, rootRef, own, append(slices.Clone(links), step(own)), hops)
 		}
 	}
-	return step
+	return step, matches
+}
+
+// resellersOfCustomer lists the active resellers whose subject a customer
+// record matches strongly (built once per evaluation, on first need).
+func (e *evaluation) resellersOfCustomer(owner string) []*record {
+	if e.viaCustomer == nil {
+		e.viaCustomer = map[string][]*record{}
+		for _, r := range e.resellers.list {
+			for _, m := range bestPerOwner(e.customers.MatchEntity(r.n.GetSubject(), match.Query{Issuer: r.n.GetIssuer(), Now: e.now})) {
+				if m.Strength == match.Strong {
+					e.viaCustomer[m.Owner] = append(e.viaCustomer[m.Owner], r)
+				}
+			}
+		}
+	}
+	return e.viaCustomer[owner]
 }
 
 // strongest returns the first strong match, if any.

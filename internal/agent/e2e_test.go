@@ -713,3 +713,38 @@ func TestRevokedKeyWithdrawsAlerts(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestJoinThroughOneCustomerRecord: the sighting saw only an address, the
+// reseller notice names only a domain, and no identifier joins the two
+// notices; voxhost's own customer record holds both, so the chain goes on
+// to the reseller's operator.
+func TestJoinThroughOneCustomerRecord(t *testing.T) {
+	const rows = "customer_id,display_name,type,value\n" +
+		"cus-4004,Mitigatr (brand account),prefix,198.51.100.128/25\n" +
+		"cus-4004,Mitigatr (brand account),host,mitigatr.example\n" +
+		"cus-1001,Epiq Hosting Ltd,host,epiq.example\n"
+	f := newFed(t, fedOptions{customers: rows})
+	s := f.prepare("edgeshield", story.Suspended())
+	f.publish("edgeshield", s)
+	f.publish("researcher", story.Sighted(s)) // host: 198.51.100.140 only
+	r := story.Reseller()
+	r.Subject = &headsupv1.Entity{Label: "mitigatr", Identifiers: []*headsupv1.Identifier{story.Host("mitigatr.example")}}
+	r.Relations = r.Relations[1:] // operated_by epiq
+	active := f.settle(f.publish("researcher", r))
+	byCustomer := map[string]alert.Event{}
+	for _, a := range active {
+		if a.Customer != nil {
+			byCustomer[a.Customer.ID] = a
+		}
+	}
+	if len(active) != 2 || byCustomer["cus-4004"].Type != alert.TypeMatch || byCustomer["cus-1001"].Type != alert.TypeMatch {
+		t.Fatalf("alerts %+v, want matches on cus-4004 and cus-1001", active)
+	}
+	p := byCustomer["cus-1001"].Paths[0]
+	if want := []string{"subject", "sighting", "operator"}; !slices.Equal(roles(p), want) {
+		t.Fatalf("epiq's path roles %v, want %v", roles(p), want)
+	}
+	if row := p.Links[1].Matched.Row; row.Owner != "cus-4004" {
+		t.Fatalf("the sighting joined the reseller through %+v, want cus-4004's record", row)
+	}
+}
