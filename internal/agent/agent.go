@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -53,6 +54,10 @@ type agent struct {
 
 	// wake tells the outbox deliverers that new events are committed.
 	wake []chan struct{}
+	// custRows is the customer list by customer, and changedRows the rows
+	// (before and after) of the customers changed since the last commit.
+	custRows    map[string][]match.Row
+	changedRows []match.Row
 	// resellerIx is the index of active resellers, rebuilt when a
 	// reseller notice changes and on every full evaluation.
 	resellerIx *resellerIndex
@@ -188,7 +193,7 @@ func (a *agent) loop(ctx context.Context, incoming <-chan received, custChanged 
 	dirChanged := a.dirs.Changed()
 	// Start from a full evaluation: time has passed while the agent was
 	// down, and customers or directory may have changed.
-	if err := a.commit(ctx, nil); err != nil {
+	if err := a.commit(ctx, nil, true); err != nil {
 		return err
 	}
 	a.refreshCheckSnapshot()
@@ -212,24 +217,24 @@ func (a *agent) loop(ctx context.Context, incoming <-chan received, custChanged 
 				}
 			}
 			timer.Stop()
-			if err := a.commit(ctx, batch); err != nil {
+			if err := a.commit(ctx, batch, false); err != nil {
 				return err
 			}
 			a.refreshCheckSnapshot()
 		case <-custChanged:
 			a.rebuildCustomers()
-			if err := a.commit(ctx, nil); err != nil {
+			if err := a.commit(ctx, nil, false); err != nil {
 				return err
 			}
 			a.refreshCheckSnapshot()
 		case <-dirChanged:
 			dirChanged = a.dirs.Changed()
-			if err := a.commit(ctx, nil); err != nil {
+			if err := a.commit(ctx, nil, true); err != nil {
 				return err
 			}
 			a.refreshCheckSnapshot()
 		case <-tick.C:
-			if err := a.commit(ctx, nil); err != nil {
+			if err := a.commit(ctx, nil, true); err != nil {
 				return err
 			}
 			a.refreshCheckSnapshot()
@@ -245,6 +250,10 @@ func (a *agent) customersLoaded() bool {
 
 // rebuildCustomers merges the sources' snapshots into a new index, swapped
 // in whole.
+//
+// It also records which customers changed (rows added, removed or
+// altered), so that only they are matched again against the active
+// notices; the first list leaves that to the full evaluation at start.
 func (a *agent) rebuildCustomers() {
 	a.mu.Lock()
 	var rows []match.Row
@@ -256,10 +265,51 @@ func (a *agent) rebuildCustomers() {
 	for _, e := range bad {
 		a.log.Warn("customer row left out", "err", e)
 	}
+	byOwner := map[string][]match.Row{}
+	for _, r := range rows {
+		byOwner[r.Owner] = append(byOwner[r.Owner], r)
+	}
+	changed := 0
+	if a.custRows != nil {
+		for owner, now := range byOwner {
+			if before, ok := a.custRows[owner]; !ok || !sameRows(before, now) {
+				a.changedRows = append(append(a.changedRows, before...), now...)
+				changed++
+			}
+		}
+		for owner, before := range a.custRows {
+			if _, ok := byOwner[owner]; !ok {
+				a.changedRows = append(a.changedRows, before...)
+				changed++
+			}
+		}
+	}
+	a.custRows = byOwner
 	a.mu.Lock()
 	a.custIndex = ix
 	a.mu.Unlock()
-	a.log.Info("customer list loaded", "identifiers", ix.Len())
+	a.log.Info("customer list loaded", "identifiers", ix.Len(), "customers_changed", changed)
+}
+
+// sameRows compares two customers' rows as sets of (type, value) with
+// their display fields.
+func sameRows(a, b []match.Row) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	key := func(r match.Row) string {
+		return strings.Join([]string{string(r.Type), r.Value, r.Name, r.Member, r.Link, r.ValidFrom.String(), r.Source}, "\x00")
+	}
+	count := map[string]int{}
+	for _, r := range a {
+		count[key(r)]++
+	}
+	for _, r := range b {
+		if count[key(r)]--; count[key(r)] < 0 {
+			return false
+		}
+	}
+	return true
 }
 
 func (a *agent) customerIndex() *match.Index {

@@ -32,6 +32,7 @@ func (a *agent) reconcile(ctx context.Context, tx *sql.Tx, dir *directory.Direct
 	var refs []ref
 	var scope []string // the roots whose stored alerts are compared; nil: all
 	if full || a.resellerIx == nil {
+		a.changedRows = nil // everything is evaluated anyway
 		roots, _, resellers := a.model.active(dir, now)
 		a.resellerIx = newResellerIndex(resellers, cfg)
 		refs = a.model.rootRefs(roots)
@@ -41,6 +42,16 @@ func (a *agent) reconcile(ctx context.Context, tx *sql.Tx, dir *directory.Direct
 		for _, r := range touched {
 			roots, res := a.model.affected(r)
 			for _, rr := range roots {
+				set[rr] = true
+			}
+			resellersChanged = resellersChanged || res
+		}
+		if len(a.changedRows) > 0 {
+			more, res, err := a.affectedByCustomers(ctx, tx, dir, now, cfg)
+			if err != nil {
+				return 0, err
+			}
+			for _, rr := range more {
 				set[rr] = true
 			}
 			resellersChanged = resellersChanged || res
@@ -154,6 +165,47 @@ func (a *agent) reconcile(ctx context.Context, tx *sql.Tx, dir *directory.Direct
 		}
 	}
 	return written, nil
+}
+
+// affectedByCustomers lists the roots whose alerts the changed customers
+// may change: those with an alert about one of them, and those with a
+// notice whose entity meets one of their rows (before or after the change).
+func (a *agent) affectedByCustomers(ctx context.Context, tx *sql.Tx, dir *directory.Directory, now time.Time, cfg match.Config) ([]ref, bool, error) {
+	rows := a.changedRows
+	a.changedRows = nil
+	owners := map[string]bool{}
+	for _, r := range rows {
+		owners[r.Owner] = true
+	}
+	var roots []ref
+	alerted, err := rootsOfCustomers(ctx, tx, sortedKeys(owners))
+	if err != nil {
+		return nil, false, err
+	}
+	for _, root := range alerted {
+		if issuer, id, ok := strings.Cut(root, "/"); ok {
+			roots = append(roots, ref{issuer, id})
+		}
+	}
+	changed, _ := match.Build(rows, cfg)
+	meets := func(e *headsupv1.Entity) bool {
+		return e != nil && len(changed.MatchEntity(e, match.Query{Now: now})) > 0
+	}
+	resellers := false
+	for _, r := range a.model.bySeq {
+		if a.model.inactiveReason(r, dir, now) != "" {
+			continue
+		}
+		hit := meets(r.n.GetSubject()) || meets(r.n.GetSighting().GetHost())
+		for _, rel := range r.n.GetRelations() {
+			hit = hit || meets(rel.GetEntity())
+		}
+		if hit {
+			more, res := a.model.affected(r)
+			roots, resellers = append(roots, more...), resellers || res
+		}
+	}
+	return roots, resellers, nil
 }
 
 const (

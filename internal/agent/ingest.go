@@ -18,7 +18,11 @@ import (
 // the entries, the cursor after them, and the alert events that the new
 // state causes. A failed commit stops the agent: its state on disk is the
 // last committed one, and a restart resumes from there.
-func (a *agent) commit(ctx context.Context, batch []received) error {
+//
+// With full set, every root is evaluated again (the directory, the clock,
+// the start); otherwise only the roots the batch's notices, or the
+// customers changed since the last commit, may affect.
+func (a *agent) commit(ctx context.Context, batch []received, full bool) error {
 	dir := a.dirs.Current()
 	now := a.cfg.Now()
 	tx, err := a.store.db.BeginTx(ctx, nil)
@@ -70,9 +74,7 @@ func (a *agent) commit(ctx context.Context, batch []received) error {
 			return fmt.Errorf("agent: state: cursor: %w", err)
 		}
 	}
-	// No batch means something other than notices changed (the customer
-	// list, the directory, the clock, the start): evaluate everything.
-	n, err := a.reconcile(ctx, tx, dir, now, touched, batch == nil)
+	n, err := a.reconcile(ctx, tx, dir, now, touched, full)
 	if err != nil {
 		return err
 	}

@@ -302,3 +302,26 @@ func Alerts(ctx context.Context, stateDir string) ([]alert.Event, error) {
 	}
 	return out, rows.Err()
 }
+
+// rootsOfCustomers returns the roots of the active alerts about customers.
+func rootsOfCustomers(ctx context.Context, q queryer, customers []string) ([]string, error) {
+	list, err := json.Marshal(customers)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := q.QueryContext(ctx, `SELECT DISTINCT root FROM alerts
+		WHERE state = 'active' AND root != '' AND customer_id IN (SELECT value FROM json_each(?))`, string(list))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var root string
+		if err := rows.Scan(&root); err != nil {
+			return nil, err
+		}
+		out = append(out, root)
+	}
+	return out, rows.Err()
+}
