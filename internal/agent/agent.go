@@ -54,6 +54,8 @@ type agent struct {
 
 	// wake tells the outbox deliverers that new events are committed.
 	wake []chan struct{}
+	// sourceAlarm says which customer sources are in alarm.
+	sourceAlarm map[int]bool
 	// custRows is the customer list by customer, and changedRows the rows
 	// (before and after) of the customers changed since the last commit.
 	custRows    map[string][]match.Row
@@ -95,7 +97,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("agent: directory: %w", err)
 	}
-	a := &agent{cfg: cfg, log: cfg.Logger, store: st, model: newModel(), dirs: dirs, snapshots: map[int]customers.Snapshot{}}
+	a := &agent{cfg: cfg, log: cfg.Logger, store: st, model: newModel(), dirs: dirs, snapshots: map[int]customers.Snapshot{}, sourceAlarm: map[int]bool{}}
 	if err := a.load(ctx); err != nil {
 		return err
 	}
@@ -234,6 +236,7 @@ func (a *agent) loop(ctx context.Context, incoming <-chan received, custChanged 
 			}
 			a.refreshCheckSnapshot()
 		case <-tick.C:
+			a.checkSources()
 			if err := a.commit(ctx, nil, true); err != nil {
 				return err
 			}
@@ -246,6 +249,37 @@ func (a *agent) customersLoaded() bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return len(a.snapshots) == len(a.cfg.Customers)
+}
+
+// healthReporter is a customer source that can say whether its list is
+// current (PostgreSQL: the last query failed, or the list is older than
+// three refresh intervals).
+type healthReporter interface {
+	Health() customers.Health
+}
+
+// checkSources raises the alarm, once per change, when a customer source
+// fails or goes stale: matching then runs on an old list, and a customer
+// added since is missed.
+func (a *agent) checkSources() {
+	for i, src := range a.cfg.Customers {
+		h, ok := src.(healthReporter)
+		if !ok {
+			continue
+		}
+		state := h.Health()
+		bad := !state.OK || state.Stale
+		if bad == a.sourceAlarm[i] {
+			continue
+		}
+		a.sourceAlarm[i] = bad
+		if bad {
+			a.log.Error("ALARM customer list failing or stale: matching runs on the last good list and may miss new customers",
+				"source", i, "last_success", state.LastSuccess, "stale", state.Stale, "err", state.LastError)
+		} else {
+			a.log.Info("customer list current again", "source", i, "last_success", state.LastSuccess)
+		}
+	}
 }
 
 // rebuildCustomers merges the sources' snapshots into a new index, swapped

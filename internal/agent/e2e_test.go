@@ -38,6 +38,7 @@ type fed struct {
 	dir      *directory.Directory
 	members  map[string]*story.Member
 	client   headsupv1.HubServiceClient
+	hubAddr  string
 	agentDir string // the agent's own copy of the directory
 	state    string
 	sink     *collect
@@ -90,6 +91,7 @@ func newFed(t *testing.T, o fedOptions) *fed {
 		t.Fatalf("hub: %v", err)
 	}
 	addr := hubAddr.String()
+	f.hubAddr = addr
 	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
@@ -746,5 +748,66 @@ func TestJoinThroughOneCustomerRecord(t *testing.T) {
 	}
 	if row := p.Links[1].Matched.Row; row.Owner != "cus-4004" {
 		t.Fatalf("the sighting joined the reseller through %+v, want cus-4004's record", row)
+	}
+}
+
+// TestStateRebuiltByReplay: an agent whose state directory is gone
+// rebuilds it from a replay of the hub and holds the same alerts.
+func TestStateRebuiltByReplay(t *testing.T) {
+	f := newFed(t, fedOptions{})
+	s := f.prepare("edgeshield", story.Suspended())
+	f.publish("edgeshield", s)
+	g := f.prepare("researcher", story.Sighted(s))
+	f.publish("researcher", g)
+	f.publish("researcher", story.Reseller())
+	other := f.prepare("edgeshield", story.Suspended())
+	other.Subject.Identifiers = []*headsupv1.Identifier{story.Host("bakery.example")}
+	f.publish("edgeshield", other)
+	last := f.publish("edgeshield", &headsupv1.Notice{Kind: headsupv1.NoticeKind_NOTICE_KIND_RETRACTION, Supersedes: other.Id, Tlp: headsupv1.Tlp_TLP_GREEN})
+	want := f.settle(last)
+
+	path := filepath.Join(f.work, "replay-customers.csv")
+	if err := os.WriteFile(path, []byte(story.Customers), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	state := filepath.Join(f.work, "fresh-state")
+	var cursor atomic.Uint64
+	cfg := agent.DefaultConfig()
+	cfg.Hub, cfg.Member, cfg.DirectoryPath, cfg.StateDir = f.hubAddr, "voxhost", f.agentDir, state
+	cfg.Customers = []agent.CustomerSource{customers.NewFile(path, "", nil)}
+	cfg.Outputs = []agent.Output{{Sink: &collect{}}}
+	cfg.Committed = func(seq uint64) { cursor.Store(seq) }
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- agent.Run(ctx, cfg) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("replaying agent: %v", err)
+		}
+	}()
+	deadline := time.Now().Add(20 * time.Second)
+	for cursor.Load() < last {
+		if time.Now().After(deadline) {
+			t.Fatalf("the replaying agent did not reach sequence %d", last)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	got, err := agent.Alerts(context.Background(), state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	summary := func(es []alert.Event) []string {
+		var out []string
+		for _, e := range es {
+			if e.Event != alert.EventWithdrawn {
+				out = append(out, e.AlertID+" "+e.Type+" "+e.Strength+" "+e.Headline)
+			}
+		}
+		slices.Sort(out)
+		return out
+	}
+	if a, b := summary(want), summary(got); !slices.Equal(a, b) || len(a) != 1 {
+		t.Fatalf("rebuilt state holds %v, want %v", b, a)
 	}
 }
