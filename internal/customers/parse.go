@@ -204,20 +204,7 @@ func decodeObject(source string, line int, b []byte) (rowFields, error) {
 		default: // an object or array
 			return bad(key, "", fmt.Errorf("%w: want a string, not %s…", ErrInvalidValue, t))
 		}
-		switch key {
-		case ColCustomerID:
-			f.customerID = v
-		case ColDisplayName:
-			f.displayName = v
-		case ColType:
-			f.typ = v
-		case ColValue:
-			f.value = v
-		case ColMemberID:
-			f.memberID = v
-		case ColValidFrom:
-			f.validFrom = v
-		}
+		f.set(key, v)
 	}
 	if _, err := dec.Token(); err != nil { // the closing brace
 		return bad("", "", fmt.Errorf("%w: %v", ErrFormat, err))

@@ -575,20 +575,7 @@ func (p *Postgres) decode(line int, names []string, vals []any) (pgRow, error) {
 		if !ok {
 			return bad(name, v, fmt.Errorf("%w: want text (cast it in the query)", ErrInvalidValue))
 		}
-		switch name {
-		case ColCustomerID:
-			f.customerID = s
-		case ColDisplayName:
-			f.displayName = s
-		case ColType:
-			f.typ = s
-		case ColValue:
-			f.value = s
-		case ColMemberID:
-			f.memberID = s
-		case ColValidFrom:
-			f.validFrom = s
-		}
+		f.set(name, s)
 	}
 	row, err := buildRow(p.source, line, f, p.cfg.LinkTemplate)
 	if err != nil {

@@ -74,6 +74,24 @@ type rowFields struct {
 	validFromTime                                 time.Time
 }
 
+// set stores the value of a column; other columns are not row fields.
+func (f *rowFields) set(column, v string) {
+	switch column {
+	case ColCustomerID:
+		f.customerID = v
+	case ColDisplayName:
+		f.displayName = v
+	case ColType:
+		f.typ = v
+	case ColValue:
+		f.value = v
+	case ColMemberID:
+		f.memberID = v
+	case ColValidFrom:
+		f.validFrom = v
+	}
+}
+
 // buildRow validates f and returns the row in normal form. Every error is
 // a *RowError naming source, line, field (the column name) and value.
 func buildRow(source string, line int, f rowFields, link string) (match.Row, error) {
