@@ -41,6 +41,7 @@ func command() *cli.Command {
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "config", Usage: "configuration file (YAML)", Sources: cli.EnvVars("HEADSUP_AGENT_CONFIG"), TakesFile: true},
 			&cli.StringFlag{Name: "hub", Usage: "hub gRPC address (default " + d.Hub + ")", Sources: cli.EnvVars("HEADSUP_HUB")},
+			&cli.StringFlag{Name: "ca", Usage: "CA certificate (PEM) to verify the hub with; the system roots when absent", Sources: cli.EnvVars("HEADSUP_CA"), TakesFile: true},
 			&cli.StringFlag{Name: "member", Usage: "your member id", Sources: cli.EnvVars("HEADSUP_MEMBER")},
 			&cli.StringFlag{Name: "directory", Usage: "your own copy of the member directory", Sources: cli.EnvVars("HEADSUP_DIRECTORY"), TakesFile: true},
 			&cli.StringFlag{Name: "state", Usage: "state directory (SQLite: notices, alerts, outbox, cursor; default " + d.StateDir + ")", Sources: cli.EnvVars("HEADSUP_STATE")},
@@ -75,7 +76,7 @@ func run(ctx context.Context, cmd *cli.Command) error {
 		}
 		defer closer.Close()
 	}
-	for flag, dst := range map[string]*string{"hub": &cfg.Hub, "member": &cfg.Member, "directory": &cfg.DirectoryPath, "state": &cfg.StateDir} {
+	for flag, dst := range map[string]*string{"ca": &cfg.CAFile, "hub": &cfg.Hub, "member": &cfg.Member, "directory": &cfg.DirectoryPath, "state": &cfg.StateDir} {
 		if v := cmd.String(flag); v != "" {
 			*dst = v
 		}

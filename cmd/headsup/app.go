@@ -19,9 +19,15 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.Command {
 		Flags: []cli.Flag{
 			&cli.StringFlag{
 				Name:    "hub",
-				Usage:   "hub gRPC address (plaintext until access control brings TLS)",
+				Usage:   "hub gRPC address (TLS off loopback; see --ca)",
 				Value:   defaultHub,
 				Sources: cli.EnvVars("HEADSUP_HUB"),
+			},
+			&cli.StringFlag{
+				Name:      "ca",
+				Usage:     "CA certificate (PEM) to verify the hub with; the system roots when absent",
+				TakesFile: true,
+				Sources:   cli.EnvVars("HEADSUP_CA"),
 			},
 			&cli.StringFlag{
 				Name:    "member",
@@ -46,6 +52,7 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.Command {
 			publishCommand(),
 			tailCommand(),
 			demoCommand(),
+			certsCommand(),
 			checkCommand(),
 			matchCommand(),
 			hashCommand(),

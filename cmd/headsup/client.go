@@ -7,15 +7,15 @@ import (
 	"github.com/urfave/cli/v3"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
 	"github.com/headsup-dev/headsup/internal/directory"
+	"github.com/headsup-dev/headsup/internal/transport"
 )
 
-// dial connects to the hub named by --hub. The connection is plaintext:
-// TLS and call credentials arrive with access control (DESIGN.md, Access).
-// gRPC reconnects with a short backoff, so that a hub that comes back is
+// dial connects to the hub named by --hub: TLS verified against --ca (or
+// the system roots) for every hub off loopback, plaintext only to a
+// loopback hub without --ca (transport.ClientCredentials). gRPC reconnects with a short backoff, so that a hub that comes back is
 // found within one retry of publish rather than after gRPC's default two
 // minutes.
 func dial(cmd *cli.Command) (*grpc.ClientConn, error) {
@@ -23,8 +23,12 @@ func dial(cmd *cli.Command) (*grpc.ClientConn, error) {
 	if addr == "" {
 		return nil, usagef("--hub: empty address")
 	}
+	creds, err := transport.ClientCredentials(addr, cmd.String("ca"))
+	if err != nil {
+		return nil, err
+	}
 	conn, err := grpc.NewClient(addr,
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithTransportCredentials(creds),
 		grpc.WithConnectParams(grpc.ConnectParams{
 			Backoff: backoff.Config{
 				BaseDelay:  250 * time.Millisecond,

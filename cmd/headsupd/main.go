@@ -49,6 +49,9 @@ func command() *cli.Command {
 			&cli.StringFlag{Name: "directory", Value: d.DirectoryPath, Usage: "member directory (YAML), reloaded on change", Sources: cli.EnvVars("HEADSUP_DIRECTORY")},
 			&cli.StringFlag{Name: "fsync", Value: "always", Usage: "embedded NATS disk sync: always (every write) or interval (faster; a power failure loses the last seconds)", Sources: cli.EnvVars("HEADSUP_FSYNC")},
 			&cli.DurationFlag{Name: "issued-at-window", Value: d.IssuedAtWindow, Usage: "largest accepted distance between a notice's issued_at and the hub's clock", Sources: cli.EnvVars("HEADSUP_ISSUED_AT_WINDOW")},
+			&cli.StringFlag{Name: "tls-cert", Usage: "TLS certificate chain (PEM); required off loopback", Sources: cli.EnvVars("HEADSUP_TLS_CERT"), TakesFile: true},
+			&cli.StringFlag{Name: "tls-key", Usage: "TLS private key (PEM)", Sources: cli.EnvVars("HEADSUP_TLS_KEY"), TakesFile: true},
+			&cli.BoolFlag{Name: "insecure", Usage: "allow plaintext off loopback (behind a TLS-terminating proxy only); warned at every start", Sources: cli.EnvVars("HEADSUP_INSECURE")},
 			&cli.StringFlag{Name: "log-format", Value: "auto", Usage: "log format: json, text, or auto (text on a terminal)", Sources: cli.EnvVars("HEADSUP_LOG_FORMAT")},
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error", Sources: cli.EnvVars("HEADSUP_LOG_LEVEL")},
 		},
@@ -63,6 +66,7 @@ func command() *cli.Command {
 			cfg.NATSURL = cmd.String("nats-url")
 			cfg.DirectoryPath = cmd.String("directory")
 			cfg.IssuedAtWindow = cmd.Duration("issued-at-window")
+			cfg.TLS.CertFile, cfg.TLS.KeyFile, cfg.TLS.Insecure = cmd.String("tls-cert"), cmd.String("tls-key"), cmd.Bool("insecure")
 			cfg.Logger = logger
 			switch cmd.String("fsync") {
 			case "always":

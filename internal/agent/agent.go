@@ -15,13 +15,13 @@ import (
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
 	headsupv1 "github.com/headsup-dev/headsup/api/headsup/v1"
 	"github.com/headsup-dev/headsup/internal/customers"
 	"github.com/headsup-dev/headsup/internal/directory"
 	"github.com/headsup-dev/headsup/internal/match"
+	"github.com/headsup-dev/headsup/internal/transport"
 )
 
 // ErrLogChanged: the hub serves another log than the one the agent's
@@ -386,7 +386,11 @@ func memberMatchConfig(cfg match.Config, member string, dir *directory.Directory
 // subscribe reads the hub from the committed cursor, reconnecting after
 // failures; delivery is at least once and the loop drops what it has.
 func (a *agent) subscribe(ctx context.Context, out chan<- received) error {
-	opts := append([]grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}, a.cfg.DialOptions...)
+	creds, err := transport.ClientCredentials(a.cfg.Hub, a.cfg.CAFile)
+	if err != nil {
+		return fmt.Errorf("agent: %w", err)
+	}
+	opts := append([]grpc.DialOption{grpc.WithTransportCredentials(creds)}, a.cfg.DialOptions...)
 	conn, err := grpc.NewClient(a.cfg.Hub, opts...)
 	if err != nil {
 		return fmt.Errorf("agent: hub %s: %w", a.cfg.Hub, err)

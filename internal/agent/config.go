@@ -32,6 +32,9 @@ type Config struct {
 	// (credentials: plaintext until access control lands).
 	Hub         string
 	DialOptions []grpc.DialOption
+	// CAFile verifies the hub's TLS certificate (the system roots when
+	// empty); a loopback hub without one is reached in plaintext.
+	CAFile string
 	// Member is this provider's member id.
 	Member string
 	// DirectoryPath is the agent's own copy of the member directory,

@@ -45,6 +45,7 @@ import (
 //	check_listen: 127.0.0.1:7444  # the local API for signup and support tools; "" turns it off
 type File struct {
 	Hub              string         `yaml:"hub"`
+	CA               string         `yaml:"ca"`
 	Member           string         `yaml:"member"`
 	Directory        string         `yaml:"directory"`
 	State            string         `yaml:"state"`
@@ -126,6 +127,7 @@ func (f *File) Apply(cfg *Config, stdout io.Writer, logger *slog.Logger) (io.Clo
 		}
 	}
 	set(&cfg.Hub, f.Hub)
+	set(&cfg.CAFile, f.CA)
 	set(&cfg.Member, f.Member)
 	set(&cfg.DirectoryPath, f.Directory)
 	set(&cfg.StateDir, f.State)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/headsup-dev/headsup/internal/bus"
+	"github.com/headsup-dev/headsup/internal/transport"
 )
 
 // DefaultListen is the hub's default gRPC address: loopback, so that a hub
@@ -23,6 +24,9 @@ type Config struct {
 	// NATSURL, when set, is an existing NATS server or cluster to use
 	// instead of the embedded one.
 	NATSURL string
+	// TLS is the listener's security: a certificate, or an explicit
+	// insecure mode; plaintext is refused off loopback otherwise.
+	TLS transport.ServerConfig
 	// DirectoryPath is the member directory (YAML). The hub starts without
 	// it, refuses to publish until it appears, and reloads it on change.
 	DirectoryPath string

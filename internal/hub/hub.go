@@ -19,6 +19,7 @@ import (
 	headsupv1 "github.com/headsup-dev/headsup/api/headsup/v1"
 	"github.com/headsup-dev/headsup/internal/bus"
 	"github.com/headsup-dev/headsup/internal/envelope"
+	"github.com/headsup-dev/headsup/internal/transport"
 )
 
 // maxRecvMsgSize leaves room for the envelope limit plus protobuf framing;
@@ -36,6 +37,13 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("data directory: %w", err)
 	}
 
+	creds, err := transport.ServerCredentials(cfg.Listen, cfg.TLS)
+	if err != nil {
+		return err
+	}
+	if creds == nil && !transport.IsLoopback(cfg.Listen) {
+		logger.Warn("INSECURE: serving plaintext gRPC off loopback (--insecure); only behind a TLS-terminating proxy", "listen", cfg.Listen)
+	}
 	nc, closeNATS, err := connect(ctx, cfg)
 	if err != nil {
 		return err
@@ -65,7 +73,11 @@ func Run(ctx context.Context, cfg Config) error {
 	stopping := make(chan struct{})
 	svc := &service{cfg: cfg, log: log, dir: dirs.Current, logs: logger, stopping: stopping}
 
-	srv := grpc.NewServer(grpc.MaxRecvMsgSize(maxRecvMsgSize))
+	opts := []grpc.ServerOption{grpc.MaxRecvMsgSize(maxRecvMsgSize)}
+	if creds != nil {
+		opts = append(opts, grpc.Creds(creds))
+	}
+	srv := grpc.NewServer(opts...)
 	headsupv1.RegisterHubServiceServer(srv, svc)
 	healthSrv := health.NewServer()
 	healthpb.RegisterHealthServer(srv, healthSrv)

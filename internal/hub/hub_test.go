@@ -29,6 +29,7 @@ import (
 	"github.com/headsup-dev/headsup/internal/envelope"
 	"github.com/headsup-dev/headsup/internal/hub"
 	"github.com/headsup-dev/headsup/internal/notice"
+	"github.com/headsup-dev/headsup/internal/transport"
 )
 
 // member is a fictitious member with a notice key.
@@ -689,5 +690,52 @@ func TestExternalNATS(t *testing.T) {
 	}
 	if _, entries := subscribe(t, h, &headsupv1.SubscribeRequest{}, 2); entries[1].Sequence != r.Sequence {
 		t.Fatalf("entries %v, want the notice at %d", entries, r.Sequence)
+	}
+}
+
+// TestTLS: a hub with a certificate serves TLS; a client that trusts its
+// CA publishes, one that trusts another CA is refused at the handshake.
+func TestTLS(t *testing.T) {
+	dir := t.TempDir()
+	certs, other := filepath.Join(dir, "certs"), filepath.Join(dir, "other")
+	for _, d := range []string{certs, other} {
+		if err := transport.DevCertificates(d, []string{"127.0.0.1"}, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+	}
+	edge := newMember(t, "edgeshield", directory.RolePublish)
+	dirPath := filepath.Join(dir, "directory.yaml")
+	writeDirectory(t, dirPath, 1, edge)
+	cfg := hub.DefaultConfig()
+	cfg.Listen, cfg.DataDir, cfg.DirectoryPath = "127.0.0.1:0", filepath.Join(dir, "data"), dirPath
+	cfg.TLS = transport.ServerConfig{CertFile: filepath.Join(certs, "hub.pem"), KeyFile: filepath.Join(certs, "hub.key")}
+	addr, stop, err := hub.Start(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = stop() })
+	call := func(ca string) error {
+		creds, err := transport.ClientCredentials(addr.String(), ca)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn, err := grpc.NewClient(addr.String(), grpc.WithTransportCredentials(creds))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_, err = headsupv1.NewHubServiceClient(conn).Publish(ctx, &headsupv1.PublishRequest{Envelope: seal(t, edge, suspended(t, edge.id, "tls.example"))})
+		return err
+	}
+	if err := call(filepath.Join(certs, "ca.pem")); err != nil {
+		t.Fatalf("publish over TLS with the hub's CA: %v", err)
+	}
+	if err := call(filepath.Join(other, "ca.pem")); status.Code(err) != codes.Unavailable {
+		t.Fatalf("publish trusting another CA: %v, want Unavailable (handshake refused)", err)
+	}
+	if err := call(""); err == nil {
+		t.Fatal("a plaintext client reached a TLS hub")
 	}
 }
