@@ -77,9 +77,9 @@ func DevCertificates(dir string, hosts []string, validity time.Duration) error {
 	}
 	for _, f := range []struct {
 		name, typ string
-		der      []byte
-		key      any
-		mode     os.FileMode
+		der       []byte
+		key       any
+		mode      os.FileMode
 	}{
 		{"ca.pem", "CERTIFICATE", caDER, nil, 0o644},
 		{"ca.key", "PRIVATE KEY", nil, caKey, 0o600},
