@@ -26,6 +26,11 @@ import (
 // anything bigger is refused by gRPC before the hub reads it.
 const maxRecvMsgSize = envelope.MaxEnvelopeBytes + 4<<10
 
+const (
+	maxStreamsPerConn = 256
+	maxHeaderBytes    = 16 << 10
+)
+
 // Run serves the hub until ctx is done, then shuts down in the order
 // DESIGN.md's Delivery section gives: mark not serving, end every
 // subscription with UNAVAILABLE, stop gRPC within ShutdownTimeout, close
@@ -73,7 +78,13 @@ func Run(ctx context.Context, cfg Config) error {
 	stopping := make(chan struct{})
 	svc := &service{cfg: cfg, log: log, dir: dirs.Current, logs: logger, stopping: stopping}
 
-	opts := []grpc.ServerOption{grpc.MaxRecvMsgSize(maxRecvMsgSize)}
+	opts := []grpc.ServerOption{
+		grpc.MaxRecvMsgSize(maxRecvMsgSize),
+		// Bounds per connection: streams (a subscriber needs one) and
+		// header bytes (a call token is well under 2 KiB).
+		grpc.MaxConcurrentStreams(maxStreamsPerConn),
+		grpc.MaxHeaderListSize(maxHeaderBytes),
+	}
 	if creds != nil {
 		opts = append(opts, grpc.Creds(creds))
 	}
