@@ -21,6 +21,7 @@ import (
 
 	"github.com/headsup-dev/headsup/internal/agent"
 	"github.com/headsup-dev/headsup/internal/customers"
+	"github.com/headsup-dev/headsup/internal/directory"
 	"github.com/headsup-dev/headsup/internal/sink"
 )
 
@@ -44,6 +45,7 @@ func command() *cli.Command {
 			&cli.StringFlag{Name: "ca", Usage: "CA certificate (PEM) to verify the hub with; the system roots when absent", Sources: cli.EnvVars("HEADSUP_CA"), TakesFile: true},
 			&cli.StringFlag{Name: "member", Usage: "your member id", Sources: cli.EnvVars("HEADSUP_MEMBER")},
 			&cli.StringFlag{Name: "directory", Usage: "your own copy of the member directory", Sources: cli.EnvVars("HEADSUP_DIRECTORY"), TakesFile: true},
+			&cli.StringFlag{Name: "directory-verifier", Usage: "governance verifier key (or a file holding it) every directory version must be signed with", Sources: cli.EnvVars("HEADSUP_DIRECTORY_VERIFIER")},
 			&cli.StringFlag{Name: "state", Usage: "state directory (SQLite: notices, alerts, outbox, cursor; default " + d.StateDir + ")", Sources: cli.EnvVars("HEADSUP_STATE")},
 			&cli.StringSliceFlag{Name: "customers", Usage: "customer file (CSV or JSON lines), reloaded on change; repeat for several", Sources: cli.EnvVars("HEADSUP_CUSTOMERS")},
 			&cli.StringFlag{Name: "jsonl", Usage: "write alert events as JSON lines to this file (- for stdout)", Sources: cli.EnvVars("HEADSUP_JSONL")},
@@ -83,6 +85,13 @@ func run(ctx context.Context, cmd *cli.Command) error {
 	}
 	if cmd.IsSet("check-listen") {
 		cfg.CheckListen = cmd.String("check-listen")
+	}
+	if v := cmd.String("directory-verifier"); v != "" {
+		vkey, err := directory.ReadVerifierKey(v)
+		if err != nil {
+			return fmt.Errorf("--directory-verifier: %w", err)
+		}
+		cfg.DirectoryVerifier = vkey
 	}
 	if n := cmd.Int("max-hops"); n != 0 {
 		cfg.MaxHops = int(n)

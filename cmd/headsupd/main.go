@@ -19,6 +19,7 @@ import (
 	cli "github.com/urfave/cli/v3"
 
 	"github.com/headsup-dev/headsup/internal/bus"
+	"github.com/headsup-dev/headsup/internal/directory"
 	"github.com/headsup-dev/headsup/internal/hub"
 )
 
@@ -47,6 +48,7 @@ func command() *cli.Command {
 			&cli.StringFlag{Name: "data", Value: d.DataDir, Usage: "data directory (embedded NATS store, lock, log state)", Sources: cli.EnvVars("HEADSUP_DATA")},
 			&cli.StringFlag{Name: "nats-url", Usage: "use this NATS server or cluster instead of the embedded one", Sources: cli.EnvVars("HEADSUP_NATS_URL")},
 			&cli.StringFlag{Name: "directory", Value: d.DirectoryPath, Usage: "member directory (YAML), reloaded on change", Sources: cli.EnvVars("HEADSUP_DIRECTORY")},
+			&cli.StringFlag{Name: "directory-verifier", Usage: "governance verifier key (or a file holding it) every directory version must be signed with", Sources: cli.EnvVars("HEADSUP_DIRECTORY_VERIFIER")},
 			&cli.StringFlag{Name: "fsync", Value: "always", Usage: "embedded NATS disk sync: always (every write) or interval (faster; a power failure loses the last seconds)", Sources: cli.EnvVars("HEADSUP_FSYNC")},
 			&cli.DurationFlag{Name: "issued-at-window", Value: d.IssuedAtWindow, Usage: "largest accepted distance between a notice's issued_at and the hub's clock", Sources: cli.EnvVars("HEADSUP_ISSUED_AT_WINDOW")},
 			&cli.StringFlag{Name: "tls-cert", Usage: "TLS certificate chain (PEM); required off loopback", Sources: cli.EnvVars("HEADSUP_TLS_CERT"), TakesFile: true},
@@ -65,6 +67,9 @@ func command() *cli.Command {
 			cfg.DataDir = cmd.String("data")
 			cfg.NATSURL = cmd.String("nats-url")
 			cfg.DirectoryPath = cmd.String("directory")
+			if cfg.DirectoryVerifier, err = directory.ReadVerifierKey(cmd.String("directory-verifier")); err != nil {
+				return fmt.Errorf("--directory-verifier: %w", err)
+			}
 			cfg.IssuedAtWindow = cmd.Duration("issued-at-window")
 			cfg.TLS.CertFile, cfg.TLS.KeyFile, cfg.TLS.Insecure = cmd.String("tls-cert"), cmd.String("tls-key"), cmd.Bool("insecure")
 			cfg.Logger = logger

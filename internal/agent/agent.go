@@ -93,7 +93,11 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	defer st.Close()
-	dirs, err := directory.NewWatcher(cfg.DirectoryPath, cfg.Logger)
+	var dirOpts []directory.WatcherOption
+	if cfg.DirectoryVerifier != "" {
+		dirOpts = append(dirOpts, directory.WithVerifier(cfg.DirectoryVerifier))
+	}
+	dirs, err := directory.NewWatcher(cfg.DirectoryPath, cfg.Logger, dirOpts...)
 	if err != nil {
 		return fmt.Errorf("agent: directory: %w", err)
 	}

@@ -41,6 +41,9 @@ type Config struct {
 	// reloaded on change. The agent verifies every envelope against it,
 	// never trusting the hub.
 	DirectoryPath string
+	// DirectoryVerifier, when set, is the governance verifier key every
+	// directory version must be signed with (production must set it).
+	DirectoryVerifier string
 	// StateDir holds agent.db (SQLite): notices, alerts, outbox, cursor.
 	// Deleted, it is rebuilt by a replay of the hub.
 	StateDir string

@@ -14,6 +14,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/headsup-dev/headsup/internal/customers"
+	"github.com/headsup-dev/headsup/internal/directory"
 	"github.com/headsup-dev/headsup/internal/sink"
 )
 
@@ -44,17 +45,18 @@ import (
 //	transit_asns: [64499]
 //	check_listen: 127.0.0.1:7444  # the local API for signup and support tools; "" turns it off
 type File struct {
-	Hub              string         `yaml:"hub"`
-	CA               string         `yaml:"ca"`
-	Member           string         `yaml:"member"`
-	Directory        string         `yaml:"directory"`
-	State            string         `yaml:"state"`
-	MaxHops          int            `yaml:"max_hops"`
-	Customers        []CustomerFile `yaml:"customers"`
-	Sinks            []SinkFile     `yaml:"sinks"`
-	SharedDomains    []string       `yaml:"shared_domains"`
-	MailboxProviders []string       `yaml:"mailbox_providers"`
-	TransitASNs      []uint32       `yaml:"transit_asns"`
+	Hub               string         `yaml:"hub"`
+	CA                string         `yaml:"ca"`
+	Member            string         `yaml:"member"`
+	Directory         string         `yaml:"directory"`
+	DirectoryVerifier string         `yaml:"directory_verifier"` // the key, or a file holding it
+	State             string         `yaml:"state"`
+	MaxHops           int            `yaml:"max_hops"`
+	Customers         []CustomerFile `yaml:"customers"`
+	Sinks             []SinkFile     `yaml:"sinks"`
+	SharedDomains     []string       `yaml:"shared_domains"`
+	MailboxProviders  []string       `yaml:"mailbox_providers"`
+	TransitASNs       []uint32       `yaml:"transit_asns"`
 	// OwnASNs, OwnPrefixes and OwnDomains add to this provider's identity
 	// as the directory gives it (space not announced in the directory).
 	OwnASNs     []uint32          `yaml:"own_asns"`
@@ -130,6 +132,13 @@ func (f *File) Apply(cfg *Config, stdout io.Writer, logger *slog.Logger) (io.Clo
 	set(&cfg.CAFile, f.CA)
 	set(&cfg.Member, f.Member)
 	set(&cfg.DirectoryPath, f.Directory)
+	if f.DirectoryVerifier != "" {
+		vkey, err := directory.ReadVerifierKey(f.DirectoryVerifier)
+		if err != nil {
+			return nil, fmt.Errorf("directory_verifier: %w", err)
+		}
+		cfg.DirectoryVerifier = vkey
+	}
 	set(&cfg.StateDir, f.State)
 	if f.MaxHops != 0 {
 		cfg.MaxHops = f.MaxHops

@@ -86,6 +86,10 @@ type Directory struct {
 	// byKid indexes every key by kid. Nil for a Directory built by hand,
 	// in which case Key scans.
 	byKid map[string]keyRef
+
+	// signed is the signed note Open verified, and text its signed YAML
+	// (a prefix of signed); both nil when parsed from unsigned YAML.
+	signed, text []byte
 }
 
 type keyRef struct {

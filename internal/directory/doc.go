@@ -37,10 +37,27 @@
 // therefore invalidates entries already in the log, which is how a member
 // reacts to a suspected compromise.
 //
-// The directory is unsigned for now; a governance signature (a signed
-// note) wraps it later without changing this format.
+// The federation's governance key signs each version as a signed note
+// (golang.org/x/mod/sumdb/note): the signed directory is the YAML text,
+// byte for byte, then a blank line and one line per signature,
+//
+//	serial: 7
+//	members: …
+//
+//	— headsup-governance.example Ab3x…base64…
+//
+// Every member pins the governance verifier key ("name+hash+base64") in
+// its own config; Open and LoadSigned refuse a file with no signature
+// block (ErrUnsigned) or none that verifies under the pinned key
+// (ErrBadSignature). Signatures by other keys (cosigners) are ignored.
+// GenerateGovernanceKey makes the key pair, Sign signs a version, and
+// BumpSerial raises the serial of a YAML text in place.
 //
 // A Watcher keeps the current directory of a file up to date: it reloads
 // on change, keeps the last good version when an edit is bad, and refuses
-// a version whose serial is lower than the current one (a rollback).
+// a version whose serial is lower than the current one (a rollback). With
+// WithVerifier it also refuses unsigned and wrongly signed versions, and a
+// version whose serial is the current one but whose text differs (the
+// serial names the version appended to the log). Production pins a
+// verifier; the unsigned mode is for development and tests.
 package directory

@@ -1,6 +1,7 @@
 package directory
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -9,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/mod/sumdb/note"
 
 	"github.com/headsup-dev/headsup/internal/filewatch"
 )
@@ -31,6 +34,9 @@ type Watcher struct {
 	logger       *slog.Logger
 	pollInterval time.Duration
 	noNotify     bool // tests: exercise the poll alone
+	// verifier, when set, is the pinned governance key every version
+	// must be signed by; nil is the unsigned mode.
+	verifier note.Verifier
 
 	current atomic.Pointer[Directory]
 
@@ -39,29 +45,73 @@ type Watcher struct {
 	changed  chan struct{}
 }
 
+// WatcherOption configures NewWatcher.
+type WatcherOption func(*watcherOptions)
+
+type watcherOptions struct {
+	vkey    string
+	withKey bool
+}
+
+// WithVerifier pins the federation's governance verifier key
+// ("name+hash+base64"): the file must then be a signed directory (see
+// Sign), and every version, the first included, is refused unless signed
+// by that key (ErrUnsigned, ErrBadSignature), older than the current one
+// (ErrOlderSerial) or, under the current serial, different from it
+// (ErrSerialReused). Production must pin a key: without one the file is
+// plain YAML that anyone who can write it can change. An empty or
+// malformed vkey makes NewWatcher fail rather than fall back to no check.
+func WithVerifier(vkey string) WatcherOption {
+	return func(o *watcherOptions) {
+		o.vkey = vkey
+		o.withKey = true
+	}
+}
+
 // NewWatcher loads the directory at path; it fails when that first load
-// does. A nil logger discards.
-func NewWatcher(path string, logger *slog.Logger) (*Watcher, error) {
+// does. A nil logger discards. Without WithVerifier the file is unsigned
+// YAML (development, tests).
+func NewWatcher(path string, logger *slog.Logger, opts ...WatcherOption) (*Watcher, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	b, err := readFile(path)
-	if err != nil {
-		return nil, err
-	}
-	d, err := Parse(b)
-	if err != nil {
-		return nil, fmt.Errorf("directory %s: %w", path, err)
+	var o watcherOptions
+	for _, opt := range opts {
+		opt(&o)
 	}
 	w := &Watcher{
 		path:         path,
 		logger:       logger,
 		pollInterval: defaultPollInterval,
-		lastHash:     sha256.Sum256(b),
 		changed:      make(chan struct{}),
 	}
+	if o.withKey {
+		v, err := newVerifier(o.vkey)
+		if err != nil {
+			return nil, err
+		}
+		w.verifier = v
+	}
+	b, err := readFile(path)
+	if err != nil {
+		return nil, err
+	}
+	d, err := w.decode(b)
+	if err != nil {
+		return nil, fmt.Errorf("directory %s: %w", path, err)
+	}
+	w.lastHash = sha256.Sum256(b)
 	w.current.Store(d)
 	return w, nil
+}
+
+// decode parses one version of the file: a signed directory when a
+// verifier is pinned, plain YAML otherwise.
+func (w *Watcher) decode(b []byte) (*Directory, error) {
+	if w.verifier == nil {
+		return Parse(b)
+	}
+	return open(b, w.verifier)
 }
 
 // Current returns the last good directory. Never nil.
@@ -78,8 +128,8 @@ func (w *Watcher) Changed() <-chan struct{} {
 	return w.changed
 }
 
-// Reload reads the file and installs it if it is valid and its serial is
-// not lower than the current one. On any error the current directory stays,
+// Reload reads the file and installs it if it is valid (and, with a pinned
+// verifier, signed by it) and its serial is not lower than the current one. On any error the current directory stays,
 // and the reason is logged and returned.
 func (w *Watcher) Reload() error {
 	return w.reload(true)
@@ -102,7 +152,7 @@ func (w *Watcher) reload(force bool) error {
 		return nil
 	}
 	w.lastHash = h
-	d, err := Parse(b)
+	d, err := w.decode(b)
 	if err != nil {
 		err = fmt.Errorf("directory %s: %w", w.path, err)
 		w.logger.Error("member directory refused; keeping the last good one",
@@ -116,12 +166,22 @@ func (w *Watcher) reload(force bool) error {
 		w.logger.Error("member directory refused; keeping the last good one",
 			"path", w.path, "serial", cur.Serial, "new_serial", d.Serial, "err", err)
 		return err
+	case d.Serial == cur.Serial && w.verifier != nil:
+		if bytes.Equal(d.text, cur.text) {
+			// The same version, perhaps with other cosignatures.
+			return nil
+		}
+		err := fmt.Errorf("directory %s: serial %d: content differs from the installed version: %w", w.path, d.Serial, ErrSerialReused)
+		w.logger.Error("member directory refused; keeping the last good one",
+			"path", w.path, "serial", cur.Serial, "err", err)
+		return err
 	case d.Serial == cur.Serial && force && sameContent(d, cur):
 		return nil
 	case d.Serial == cur.Serial:
 		// Every version is appended to the log under its serial, so two
-		// contents under one serial are ambiguous history. Installed
-		// all the same (a hand edit should take effect), but said loudly.
+		// contents under one serial are ambiguous history. Unsigned, it
+		// is installed all the same (a hand edit should take effect), but
+		// said loudly; signed, it is refused above.
 		w.logger.Warn("member directory changed without a new serial; bump serial on every edit",
 			"path", w.path, "serial", d.Serial)
 	default:

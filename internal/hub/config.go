@@ -27,6 +27,9 @@ type Config struct {
 	// TLS is the listener's security: a certificate, or an explicit
 	// insecure mode; plaintext is refused off loopback otherwise.
 	TLS transport.ServerConfig
+	// DirectoryVerifier, when set, is the governance verifier key every
+	// directory version must be signed with (production must set it).
+	DirectoryVerifier string
 	// DirectoryPath is the member directory (YAML). The hub starts without
 	// it, refuses to publish until it appears, and reloads it on change.
 	DirectoryPath string

@@ -17,6 +17,7 @@ import (
 // change and keeps the last good version when an edit is bad.
 type directorySource struct {
 	path    string
+	vkey    string // governance verifier key; "" accepts unsigned files
 	logger  *slog.Logger
 	watcher atomic.Pointer[directory.Watcher]
 }
@@ -27,7 +28,11 @@ func (d *directorySource) Current() *directory.Directory {
 	}
 	// Until the watcher starts, a call loads the file itself: a newcomer
 	// publishes right after writing it, before the next poll.
-	if dir, err := directory.Load(d.path); err == nil {
+	load := directory.Load
+	if d.vkey != "" {
+		load = func(path string) (*directory.Directory, error) { return directory.LoadSigned(path, d.vkey) }
+	}
+	if dir, err := load(d.path); err == nil {
 		return dir
 	}
 	return nil
@@ -38,7 +43,11 @@ func (d *directorySource) run(ctx context.Context) error {
 	const pollMissing = time.Second
 	var lastErr string
 	for {
-		w, err := directory.NewWatcher(d.path, d.logger)
+		var opts []directory.WatcherOption
+		if d.vkey != "" {
+			opts = append(opts, directory.WithVerifier(d.vkey))
+		}
+		w, err := directory.NewWatcher(d.path, d.logger, opts...)
 		if err == nil {
 			d.watcher.Store(w)
 			dir := w.Current()

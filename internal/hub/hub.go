@@ -74,7 +74,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("listen %s: %w", cfg.Listen, err)
 	}
 
-	dirs := &directorySource{path: cfg.DirectoryPath, logger: logger}
+	dirs := &directorySource{path: cfg.DirectoryPath, vkey: cfg.DirectoryVerifier, logger: logger}
 	stopping := make(chan struct{})
 	svc := &service{cfg: cfg, log: log, dir: dirs.Current, logs: logger, stopping: stopping}
 

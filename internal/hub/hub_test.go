@@ -739,3 +739,35 @@ func TestTLS(t *testing.T) {
 		t.Fatal("a plaintext client reached a TLS hub")
 	}
 }
+
+// TestSignedDirectory: a hub that pins the governance key takes only a
+// directory signed with it.
+func TestSignedDirectory(t *testing.T) {
+	skey, vkey, err := directory.GenerateGovernanceKey("federation")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	edge := newMember(t, "edgeshield", directory.RolePublish)
+	dirPath := filepath.Join(dir, "directory.yaml")
+	writeDirectory(t, dirPath, 1, edge) // unsigned
+	h := startHub(t, filepath.Join(dir, "data"), dirPath, func(c *hub.Config) { c.DirectoryVerifier = vkey })
+	if _, err := publish(t, h, seal(t, edge, suspended(t, edge.id, "a.example"))); status.Code(err) != codes.FailedPrecondition {
+		t.Fatalf("publish with an unsigned directory: %v, want FailedPrecondition", err)
+	}
+	yamlText, err := os.ReadFile(dirPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signed, err := directory.Sign(yamlText, skey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dirPath+".tmp", signed, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(dirPath+".tmp", dirPath); err != nil {
+		t.Fatal(err)
+	}
+	waitDirectory(t, h, edge)
+}
