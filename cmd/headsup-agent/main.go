@@ -45,6 +45,8 @@ func command() *cli.Command {
 			&cli.StringFlag{Name: "ca", Usage: "CA certificate (PEM) to verify the hub with; the system roots when absent", Sources: cli.EnvVars("HEADSUP_CA"), TakesFile: true},
 			&cli.StringFlag{Name: "member", Usage: "your member id", Sources: cli.EnvVars("HEADSUP_MEMBER")},
 			&cli.StringFlag{Name: "directory", Usage: "your own copy of the member directory", Sources: cli.EnvVars("HEADSUP_DIRECTORY"), TakesFile: true},
+			&cli.StringFlag{Name: "call-key", Usage: "your call key (PEM): every call to the hub carries a token signed with it", Sources: cli.EnvVars("HEADSUP_CALL_KEY"), TakesFile: true},
+			&cli.StringFlag{Name: "origin", Usage: "the hub's name in call tokens (default: the --hub address)", Sources: cli.EnvVars("HEADSUP_ORIGIN")},
 			&cli.StringFlag{Name: "directory-verifier", Usage: "governance verifier key (or a file holding it) every directory version must be signed with", Sources: cli.EnvVars("HEADSUP_DIRECTORY_VERIFIER")},
 			&cli.StringFlag{Name: "state", Usage: "state directory (SQLite: notices, alerts, outbox, cursor; default " + d.StateDir + ")", Sources: cli.EnvVars("HEADSUP_STATE")},
 			&cli.StringSliceFlag{Name: "customers", Usage: "customer file (CSV or JSON lines), reloaded on change; repeat for several", Sources: cli.EnvVars("HEADSUP_CUSTOMERS")},
@@ -85,6 +87,16 @@ func run(ctx context.Context, cmd *cli.Command) error {
 	}
 	if cmd.IsSet("check-listen") {
 		cfg.CheckListen = cmd.String("check-listen")
+	}
+	if v := cmd.String("call-key"); v != "" {
+		key, err := directory.LoadPrivateKey(v)
+		if err != nil {
+			return fmt.Errorf("--call-key: %w", err)
+		}
+		cfg.CallKey = key
+	}
+	if v := cmd.String("origin"); v != "" {
+		cfg.Origin = v
 	}
 	if v := cmd.String("directory-verifier"); v != "" {
 		vkey, err := directory.ReadVerifierKey(v)

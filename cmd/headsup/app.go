@@ -30,6 +30,17 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.Command {
 				Sources:   cli.EnvVars("HEADSUP_CA"),
 			},
 			&cli.StringFlag{
+				Name:      "call-key",
+				Usage:     "your call key (PEM, from keygen --use call): every call carries a token signed with it",
+				TakesFile: true,
+				Sources:   cli.EnvVars("HEADSUP_CALL_KEY"),
+			},
+			&cli.StringFlag{
+				Name:    "origin",
+				Usage:   "the hub's name in call tokens (default: the --hub address)",
+				Sources: cli.EnvVars("HEADSUP_ORIGIN"),
+			},
+			&cli.StringFlag{
 				Name:    "member",
 				Usage:   "your member id in the directory",
 				Sources: cli.EnvVars("HEADSUP_MEMBER"),

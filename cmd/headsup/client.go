@@ -9,6 +9,7 @@ import (
 	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/status"
 
+	"github.com/headsup-dev/headsup/internal/calltoken"
 	"github.com/headsup-dev/headsup/internal/directory"
 	"github.com/headsup-dev/headsup/internal/transport"
 )
@@ -27,8 +28,15 @@ func dial(cmd *cli.Command) (*grpc.ClientConn, error) {
 	if err != nil {
 		return nil, err
 	}
-	conn, err := grpc.NewClient(addr,
-		grpc.WithTransportCredentials(creds),
+	opts := []grpc.DialOption{grpc.WithTransportCredentials(creds)}
+	if keyFile := cmd.String("call-key"); keyFile != "" {
+		perCall, err := callCredentials(cmd, keyFile, addr)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, grpc.WithPerRPCCredentials(perCall))
+	}
+	conn, err := grpc.NewClient(addr, append(opts,
 		grpc.WithConnectParams(grpc.ConnectParams{
 			Backoff: backoff.Config{
 				BaseDelay:  250 * time.Millisecond,
@@ -38,11 +46,37 @@ func dial(cmd *cli.Command) (*grpc.ClientConn, error) {
 			},
 			MinConnectTimeout: 5 * time.Second,
 		}),
-	)
+	)...)
 	if err != nil {
 		return nil, fmt.Errorf("--hub %q: %w", addr, err)
 	}
 	return conn, nil
+}
+
+// callCredentials mints a call token per call from --call-key for
+// --member, addressed to --origin (the --hub address by default).
+func callCredentials(cmd *cli.Command, keyFile, addr string) (*calltoken.Credentials, error) {
+	member := cmd.String("member")
+	if member == "" {
+		return nil, usagef("--member is required with --call-key")
+	}
+	key, err := directory.LoadPrivateKey(keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("--call-key: %w", err)
+	}
+	origin := cmd.String("origin")
+	if origin == "" {
+		origin = addr
+	}
+	var opts []calltoken.Option
+	if cmd.String("ca") == "" && transport.IsLoopback(addr) {
+		opts = append(opts, calltoken.AllowInsecureLoopback())
+	}
+	creds, err := calltoken.NewCredentials(key, member, origin, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("--call-key: %w", err)
+	}
+	return creds, nil
 }
 
 // loadDirectory loads --directory, or returns nil when it is not given.

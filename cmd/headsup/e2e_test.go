@@ -219,3 +219,45 @@ func writeFile(t *testing.T, dir, name, content string) string {
 	}
 	return path
 }
+
+// TestCallTokensEndToEnd: against a hub that requires call tokens, the CLI
+// mints one per call from --call-key; without it the hub refuses; a
+// subscriber sees a notice addressed to another member only redacted, and
+// verifies that too.
+func TestCallTokensEndToEnd(t *testing.T) {
+	dir := t.TempDir()
+	e := &e2e{t: t, dir: dir, data: filepath.Join(dir, "data"), addr: "127.0.0.1:1"}
+	keys, dirFile := filepath.Join(dir, "keys"), filepath.Join(dir, "directory.yaml")
+	for _, args := range [][]string{
+		{"--member", "edgeshield", "--role", "publish", "--role", "subscribe"},
+		{"--member", "edgeshield", "--use", "call"},
+		{"--member", "voxhost", "--role", "subscribe"},
+		{"--member", "voxhost", "--use", "call"},
+	} {
+		e.mustCLI(append([]string{"keygen", "--out", keys, "--add-to", dirFile}, args...)...)
+	}
+	cfg := e.hubConfig()
+	cfg.Origin = "hub.test"
+	addr, stop, err := hub.Start(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = stop() })
+	e.addr = addr.String()
+	as := func(member string, args ...string) []string {
+		return append([]string{"--member", member, "--call-key", filepath.Join(keys, member+".call.key"), "--origin", "hub.test"}, args...)
+	}
+
+	code, _, errOut := e.cli("tail", "--after", "0", "--count", "1")
+	if code != 1 || !strings.Contains(errOut, "Unauthenticated") {
+		t.Fatalf("tail without a call key: exit %d, %q; want Unauthenticated", code, errOut)
+	}
+	private := writeFile(t, dir, "private.yaml", suspendedDoc("private.example", "audience: [edgeshield]\n"))
+	e.mustCLI(as("edgeshield", "publish", "--key", filepath.Join(keys, "edgeshield.key"), private)...)
+	e.mustCLI(as("edgeshield", "publish", "--key", filepath.Join(keys, "edgeshield.key"), writeFile(t, dir, "public.yaml", suspendedDoc("public.example", "")))...)
+	out := e.mustCLI(as("voxhost", "tail", "--after", "0", "--count", "2")...)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 2 || !strings.Contains(lines[0], " REDACTED ") || !strings.Contains(lines[0], " verified ") || !strings.Contains(lines[1], " verified ") {
+		t.Fatalf("voxhost's tail:\n%s\nwant the private notice redacted (and verified), the public one in full", out)
+	}
+}

@@ -119,7 +119,8 @@ func newMember(id string, key *directory.Key, roles []directory.Role) *directory
 }
 
 // withMember returns the directory at path (an empty one when the file does
-// not exist) with m added and the serial raised, so that every hub and
+// not exist) with m added, or m's key added to the member already there, and
+// the serial raised, so that every hub and
 // agent watching the file takes it as a new version.
 func withMember(path string, m *directory.Member) (*directory.Directory, error) {
 	d, err := directory.Load(path)
@@ -129,11 +130,15 @@ func withMember(path string, m *directory.Member) (*directory.Directory, error) 
 	case err != nil:
 		return nil, err
 	}
-	if _, ok := d.Member(m.ID); ok {
-		return nil, fmt.Errorf("%s already has member %q; add the key to its entry by hand", path, m.ID)
+	if existing, ok := d.Member(m.ID); ok {
+		// A member already there gets the new key beside its others (a
+		// call key next to its notice key, or a rotation: both stay valid
+		// until the old one is given not_after or revoked_at).
+		existing.Keys = append(existing.Keys, m.Keys...)
+	} else {
+		d.Members = append(d.Members, m)
 	}
 	d.Serial++
-	d.Members = append(d.Members, m)
 	// Parse what will be written: the result must load, or nothing changes.
 	b, err := directory.Marshal(d)
 	if err != nil {

@@ -48,6 +48,7 @@ func command() *cli.Command {
 			&cli.StringFlag{Name: "data", Value: d.DataDir, Usage: "data directory (embedded NATS store, lock, log state)", Sources: cli.EnvVars("HEADSUP_DATA")},
 			&cli.StringFlag{Name: "nats-url", Usage: "use this NATS server or cluster instead of the embedded one", Sources: cli.EnvVars("HEADSUP_NATS_URL")},
 			&cli.StringFlag{Name: "directory", Value: d.DirectoryPath, Usage: "member directory (YAML), reloaded on change", Sources: cli.EnvVars("HEADSUP_DIRECTORY")},
+			&cli.StringFlag{Name: "origin", Usage: "this hub's name in call tokens; when set every call must carry one (see README, Access)", Sources: cli.EnvVars("HEADSUP_ORIGIN")},
 			&cli.StringFlag{Name: "directory-verifier", Usage: "governance verifier key (or a file holding it) every directory version must be signed with", Sources: cli.EnvVars("HEADSUP_DIRECTORY_VERIFIER")},
 			&cli.StringFlag{Name: "fsync", Value: "always", Usage: "embedded NATS disk sync: always (every write) or interval (faster; a power failure loses the last seconds)", Sources: cli.EnvVars("HEADSUP_FSYNC")},
 			&cli.DurationFlag{Name: "issued-at-window", Value: d.IssuedAtWindow, Usage: "largest accepted distance between a notice's issued_at and the hub's clock", Sources: cli.EnvVars("HEADSUP_ISSUED_AT_WINDOW")},
@@ -67,6 +68,7 @@ func command() *cli.Command {
 			cfg.DataDir = cmd.String("data")
 			cfg.NATSURL = cmd.String("nats-url")
 			cfg.DirectoryPath = cmd.String("directory")
+			cfg.Origin = cmd.String("origin")
 			if cfg.DirectoryVerifier, err = directory.ReadVerifierKey(cmd.String("directory-verifier")); err != nil {
 				return fmt.Errorf("--directory-verifier: %w", err)
 			}

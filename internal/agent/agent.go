@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	headsupv1 "github.com/headsup-dev/headsup/api/headsup/v1"
+	"github.com/headsup-dev/headsup/internal/calltoken"
 	"github.com/headsup-dev/headsup/internal/customers"
 	"github.com/headsup-dev/headsup/internal/directory"
 	"github.com/headsup-dev/headsup/internal/match"
@@ -395,6 +396,21 @@ func (a *agent) subscribe(ctx context.Context, out chan<- received) error {
 		return fmt.Errorf("agent: %w", err)
 	}
 	opts := append([]grpc.DialOption{grpc.WithTransportCredentials(creds)}, a.cfg.DialOptions...)
+	if a.cfg.CallKey != nil {
+		origin := a.cfg.Origin
+		if origin == "" {
+			origin = a.cfg.Hub
+		}
+		var copts []calltoken.Option
+		if a.cfg.CAFile == "" && transport.IsLoopback(a.cfg.Hub) {
+			copts = append(copts, calltoken.AllowInsecureLoopback())
+		}
+		perCall, err := calltoken.NewCredentials(a.cfg.CallKey, a.cfg.Member, origin, copts...)
+		if err != nil {
+			return fmt.Errorf("agent: call key: %w", err)
+		}
+		opts = append(opts, grpc.WithPerRPCCredentials(perCall))
+	}
 	conn, err := grpc.NewClient(a.cfg.Hub, opts...)
 	if err != nil {
 		return fmt.Errorf("agent: hub %s: %w", a.cfg.Hub, err)

@@ -191,14 +191,15 @@ func (e *evaluation) finish() map[string]*candidate {
 	// "Unknown customer in your own space" is for a root that reaches this
 	// provider without reaching any of its customers: once a customer
 	// matches, that alert says more, and a second one would be noise.
+	// The same holds for a root not visible here.
 	matched := map[ref]bool{}
 	for _, c := range e.out {
-		if c.typ == typeMatch {
+		if c.customer.Owner != "" {
 			matched[c.rootRef] = true
 		}
 	}
 	for id, c := range e.out {
-		if c.typ == typeOwnSpace && matched[c.rootRef] {
+		if c.customer.Owner == "" && matched[c.rootRef] {
 			delete(e.out, id)
 		}
 	}

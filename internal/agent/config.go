@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"crypto/ed25519"
 	"log/slog"
 	"net"
 	"time"
@@ -32,6 +33,10 @@ type Config struct {
 	// (credentials: plaintext until access control lands).
 	Hub         string
 	DialOptions []grpc.DialOption
+	// CallKey, when set, signs a call token for every call to the hub, for
+	// Member, addressed to Origin (the Hub address when empty).
+	CallKey ed25519.PrivateKey
+	Origin  string
 	// CAFile verifies the hub's TLS certificate (the system roots when
 	// empty); a loopback hub without one is reached in plaintext.
 	CAFile string

@@ -2,6 +2,7 @@ package agent_test
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/hex"
 	"io"
@@ -22,6 +23,7 @@ import (
 	headsupv1 "github.com/headsup-dev/headsup/api/headsup/v1"
 	"github.com/headsup-dev/headsup/internal/agent"
 	"github.com/headsup-dev/headsup/internal/alert"
+	"github.com/headsup-dev/headsup/internal/calltoken"
 	"github.com/headsup-dev/headsup/internal/customers"
 	"github.com/headsup-dev/headsup/internal/directory"
 	"github.com/headsup-dev/headsup/internal/envelope"
@@ -45,6 +47,10 @@ type fed struct {
 	cursor   atomic.Uint64
 	// setCustomers replaces the customer list (in PostgreSQL, or the file).
 	setCustomers func(csv string)
+	// callKeys are the members' call keys when the hub requires tokens,
+	// and clients their authenticated hub clients.
+	callKeys map[string]ed25519.PrivateKey
+	clients  map[string]headsupv1.HubServiceClient
 }
 
 type fedOptions struct {
@@ -55,6 +61,9 @@ type fedOptions struct {
 	maxHops        int
 	// configure, if set, edits the agent's configuration last.
 	configure func(*agent.Config)
+	// origin, when set, makes the hub require call tokens: every member
+	// gets a call key, and every call carries a token.
+	origin string
 }
 
 func newFed(t *testing.T, o fedOptions) *fed {
@@ -66,7 +75,18 @@ func newFed(t *testing.T, o fedOptions) *fed {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fed{t: t, work: t.TempDir(), dir: dir, members: members, sink: &collect{}}
+	f := &fed{t: t, work: t.TempDir(), dir: dir, members: members, sink: &collect{},
+		callKeys: map[string]ed25519.PrivateKey{}, clients: map[string]headsupv1.HubServiceClient{}}
+	if o.origin != "" {
+		for _, m := range dir.Members {
+			k, priv, err := directory.NewKey(directory.UseCall)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m.Keys = append(m.Keys, k)
+			f.callKeys[m.ID] = priv
+		}
+	}
 	hubDir := filepath.Join(f.work, "hub-directory.yaml")
 	writeDir(t, hubDir, dir)
 	f.agentDir = filepath.Join(f.work, "agent-directory.yaml")
@@ -86,6 +106,7 @@ func newFed(t *testing.T, o fedOptions) *fed {
 	ctx, cancel := context.WithCancel(context.Background())
 	hcfg := hub.DefaultConfig()
 	hcfg.Listen, hcfg.DataDir, hcfg.DirectoryPath, hcfg.Logger = "127.0.0.1:0", filepath.Join(f.work, "hub"), hubDir, logger
+	hcfg.Origin = o.origin
 	hubAddr, stopHub, err := hub.Start(ctx, hcfg)
 	if err != nil {
 		t.Fatalf("hub: %v", err)
@@ -97,6 +118,18 @@ func newFed(t *testing.T, o fedOptions) *fed {
 		t.Fatal(err)
 	}
 	f.client = headsupv1.NewHubServiceClient(conn)
+	for id, key := range f.callKeys {
+		creds, err := calltoken.NewCredentials(key, id, o.origin, calltoken.AllowInsecureLoopback())
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithPerRPCCredentials(creds))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		f.clients[id] = headsupv1.NewHubServiceClient(c)
+	}
 
 	var source agent.CustomerSource
 	source, f.setCustomers = customerSource(t, f.work, o.customers, logger)
@@ -111,6 +144,9 @@ func newFed(t *testing.T, o fedOptions) *fed {
 		acfg.MaxHops = o.maxHops
 	}
 	acfg.Committed = func(seq uint64) { f.cursor.Store(seq) }
+	if o.origin != "" {
+		acfg.CallKey, acfg.Origin = f.callKeys["voxhost"], o.origin
+	}
 	if o.configure != nil {
 		o.configure(&acfg)
 	}
@@ -256,7 +292,11 @@ func (f *fed) publish(member string, n *headsupv1.Notice, key ...[]byte) uint64 
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	res, err := f.client.Publish(ctx, &headsupv1.PublishRequest{Envelope: env})
+	client := f.client
+	if c, ok := f.clients[member]; ok {
+		client = c
+	}
+	res, err := client.Publish(ctx, &headsupv1.PublishRequest{Envelope: env})
 	if err != nil {
 		f.t.Fatalf("publish %s by %s: %v", n.GetKind(), member, err)
 	}
@@ -809,5 +849,26 @@ func TestStateRebuiltByReplay(t *testing.T) {
 	}
 	if a, b := summary(want), summary(got); !slices.Equal(a, b) || len(a) != 1 {
 		t.Fatalf("rebuilt state holds %v, want %v", b, a)
+	}
+}
+
+// TestRootNotVisible: with call tokens the hub redacts what is not
+// addressed to voxhost; the agent verifies the redacted suspension, and
+// the sighting about it yields a weak alert whose reason is not shown as
+// verified.
+func TestRootNotVisible(t *testing.T) {
+	f := newFed(t, fedOptions{origin: "hub.test"})
+	s := story.Suspended()
+	s.Audience = []string{"edgeshield", "researcher"}
+	f.prepare("edgeshield", s)
+	f.publish("edgeshield", s)
+	f.publish("researcher", story.Sighted(s))
+	active := f.settle(f.publish("researcher", story.Reseller()))
+	if len(active) != 1 || active[0].Type != alert.TypeRootNotVisible || active[0].Strength != alert.StrengthWeak ||
+		active[0].Root.ReasonVerified || active[0].Root.Sequence != 1 || active[0].Customer.ID != "cus-1001" {
+		for _, a := range active {
+			t.Logf("%s %s %s root %+v", a.Type, a.Strength, a.Headline, a.Root)
+		}
+		t.Fatalf("%d alerts, want one weak root_not_visible alert on cus-1001, reason unverified, root at sequence 1", len(active))
 	}
 }

@@ -49,6 +49,8 @@ type File struct {
 	CA                string         `yaml:"ca"`
 	Member            string         `yaml:"member"`
 	Directory         string         `yaml:"directory"`
+	CallKey           string         `yaml:"call_key"` // file of the call key (PEM)
+	Origin            string         `yaml:"origin"`
 	DirectoryVerifier string         `yaml:"directory_verifier"` // the key, or a file holding it
 	State             string         `yaml:"state"`
 	MaxHops           int            `yaml:"max_hops"`
@@ -132,6 +134,14 @@ func (f *File) Apply(cfg *Config, stdout io.Writer, logger *slog.Logger) (io.Clo
 	set(&cfg.CAFile, f.CA)
 	set(&cfg.Member, f.Member)
 	set(&cfg.DirectoryPath, f.Directory)
+	set(&cfg.Origin, f.Origin)
+	if f.CallKey != "" {
+		key, err := directory.LoadPrivateKey(f.CallKey)
+		if err != nil {
+			return nil, fmt.Errorf("call_key: %w", err)
+		}
+		cfg.CallKey = key
+	}
 	if f.DirectoryVerifier != "" {
 		vkey, err := directory.ReadVerifierKey(f.DirectoryVerifier)
 		if err != nil {

@@ -27,6 +27,13 @@ type Config struct {
 	// TLS is the listener's security: a certificate, or an explicit
 	// insecure mode; plaintext is refused off loopback otherwise.
 	TLS transport.ServerConfig
+	// Origin, when set, is this hub's name in call tokens (their aud):
+	// every call must then carry a token signed with one of the caller's
+	// call keys, each accepted once across all replicas (a JetStream
+	// key-value bucket), and the caller's roles and the notices' audiences
+	// decide what it may do and see. Empty accepts anonymous calls, as a
+	// development hub on loopback does until access control is the default.
+	Origin string
 	// DirectoryVerifier, when set, is the governance verifier key every
 	// directory version must be signed with (production must set it).
 	DirectoryVerifier string

@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
@@ -18,6 +20,8 @@ import (
 
 	headsupv1 "github.com/headsup-dev/headsup/api/headsup/v1"
 	"github.com/headsup-dev/headsup/internal/bus"
+	"github.com/headsup-dev/headsup/internal/calltoken"
+	"github.com/headsup-dev/headsup/internal/calltoken/kvreplay"
 	"github.com/headsup-dev/headsup/internal/envelope"
 	"github.com/headsup-dev/headsup/internal/transport"
 )
@@ -25,6 +29,10 @@ import (
 // maxRecvMsgSize leaves room for the envelope limit plus protobuf framing;
 // anything bigger is refused by gRPC before the hub reads it.
 const maxRecvMsgSize = envelope.MaxEnvelopeBytes + 4<<10
+
+// replayBucket is the key-value bucket where every accepted call token's
+// (issuer, jti) is remembered until it expires, shared by all replicas.
+const replayBucket = "HEADSUP_CALLS"
 
 const (
 	maxStreamsPerConn = 256
@@ -69,14 +77,33 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 	}()
 
+	stopping := make(chan struct{})
+	dirs := &directorySource{path: cfg.DirectoryPath, vkey: cfg.DirectoryVerifier, logger: logger}
+	svc := &service{cfg: cfg, log: log, dir: dirs.Current, logs: logger, stopping: stopping}
+
+	var auth []grpc.ServerOption
+	if cfg.Origin != "" {
+		js, err := jetstream.New(nc)
+		if err != nil {
+			return fmt.Errorf("call tokens: %w", err)
+		}
+		replay, err := kvreplay.Open(ctx, js, replayBucket, kvreplay.DefaultTTL)
+		if err != nil {
+			return fmt.Errorf("call tokens: replay store: %w", err)
+		}
+		v, err := calltoken.NewVerifier(calltoken.DefaultVerifierConfig(cfg.Origin, dirs.Current, replay))
+		if err != nil {
+			return fmt.Errorf("call tokens: %w", err)
+		}
+		auth = []grpc.ServerOption{
+			grpc.ChainUnaryInterceptor(exemptProbes(calltoken.UnaryInterceptor(v, Status))),
+			grpc.ChainStreamInterceptor(exemptProbeStreams(calltoken.StreamInterceptor(v, Status))),
+		}
+	}
 	lis, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", cfg.Listen, err)
 	}
-
-	dirs := &directorySource{path: cfg.DirectoryPath, vkey: cfg.DirectoryVerifier, logger: logger}
-	stopping := make(chan struct{})
-	svc := &service{cfg: cfg, log: log, dir: dirs.Current, logs: logger, stopping: stopping}
 
 	opts := []grpc.ServerOption{
 		grpc.MaxRecvMsgSize(maxRecvMsgSize),
@@ -88,6 +115,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if creds != nil {
 		opts = append(opts, grpc.Creds(creds))
 	}
+	opts = append(opts, auth...)
 	srv := grpc.NewServer(opts...)
 	headsupv1.RegisterHubServiceServer(srv, svc)
 	healthSrv := health.NewServer()
@@ -188,4 +216,29 @@ func Start(ctx context.Context, cfg Config) (addr net.Addr, stop func() error, e
 		}
 		return nil, nil, err
 	}
+}
+
+// exemptProbes lets health checks and reflection through without a call
+// token (load balancers and operators probe without a member key); every
+// headsup method needs one.
+func exemptProbes(next grpc.UnaryServerInterceptor) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		if probe(info.FullMethod) {
+			return handler(ctx, req)
+		}
+		return next(ctx, req, info, handler)
+	}
+}
+
+func exemptProbeStreams(next grpc.StreamServerInterceptor) grpc.StreamServerInterceptor {
+	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		if probe(info.FullMethod) {
+			return handler(srv, ss)
+		}
+		return next(srv, ss, info, handler)
+	}
+}
+
+func probe(fullMethod string) bool {
+	return strings.HasPrefix(fullMethod, "/grpc.health.v1.Health/") || strings.HasPrefix(fullMethod, "/grpc.reflection.")
 }

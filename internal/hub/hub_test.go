@@ -4,12 +4,14 @@ import (
 	"context"
 	"crypto/ed25519"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -25,6 +27,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	headsupv1 "github.com/headsup-dev/headsup/api/headsup/v1"
+	"github.com/headsup-dev/headsup/internal/calltoken"
 	"github.com/headsup-dev/headsup/internal/directory"
 	"github.com/headsup-dev/headsup/internal/envelope"
 	"github.com/headsup-dev/headsup/internal/hub"
@@ -770,4 +773,111 @@ func TestSignedDirectory(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitDirectory(t, h, edge)
+}
+
+// TestCallTokens: with an origin set, every call proves its member; a
+// member publishes only as itself, subscribes only with the role, and
+// receives the notices addressed to others as redacted entries.
+func TestCallTokens(t *testing.T) {
+	const origin = "hub.test"
+	dir := t.TempDir()
+	edge := newMember(t, "edgeshield", directory.RolePublish, directory.RoleSubscribe)
+	vox := newMember(t, "voxhost", directory.RolePublish, directory.RoleSubscribe)
+	idle := newMember(t, "idle")
+	callKeys := map[string]ed25519.PrivateKey{}
+	for _, m := range []*member{edge, vox, idle} {
+		k, priv, err := directory.NewKey(directory.UseCall)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.dir.Keys = append(m.dir.Keys, k)
+		callKeys[m.id] = priv
+	}
+	dirPath := filepath.Join(dir, "directory.yaml")
+	writeDirectory(t, dirPath, 1, edge, vox, idle)
+	h := startHub(t, filepath.Join(dir, "data"), dirPath, func(c *hub.Config) { c.Origin = origin })
+	client := func(id string) headsupv1.HubServiceClient {
+		creds, err := calltoken.NewCredentials(callKeys[id], id, origin, calltoken.AllowInsecureLoopback())
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn, err := grpc.NewClient(h.addr, grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithPerRPCCredentials(creds))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.Close() })
+		return headsupv1.NewHubServiceClient(conn)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+
+	// Anonymous: refused; health probes stay open.
+	if _, err := h.client.Publish(ctx, &headsupv1.PublishRequest{Envelope: seal(t, edge, suspended(t, edge.id, "a.example"))}); status.Code(err) != codes.Unauthenticated {
+		t.Fatalf("anonymous publish: %v, want Unauthenticated", err)
+	}
+	if res, err := healthpb.NewHealthClient(h.conn).Check(ctx, &healthpb.HealthCheckRequest{}); err != nil || res.Status != healthpb.HealthCheckResponse_SERVING {
+		t.Fatalf("anonymous health check: %v %v", res, err)
+	}
+
+	edgeClient, voxClient := client(edge.id), client(vox.id)
+	public := suspended(t, edge.id, "public.example")
+	private := suspended(t, edge.id, "private.example")
+	private.Audience = []string{edge.id}
+	var seqs []uint64
+	for _, n := range []*headsupv1.Notice{public, private} {
+		var r *headsupv1.PublishResponse
+		var err error
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			if r, err = edgeClient.Publish(ctx, &headsupv1.PublishRequest{Envelope: seal(t, edge, n)}); status.Code(err) != codes.FailedPrecondition || time.Now().After(deadline) {
+				break // FailedPrecondition: the directory is still loading
+			}
+		}
+		if err != nil {
+			t.Fatalf("edgeshield publishes its own notice: %v", err)
+		}
+		seqs = append(seqs, r.Sequence)
+	}
+	// voxhost replays edgeshield's validly signed envelope as its own call.
+	if _, err := voxClient.Publish(ctx, &headsupv1.PublishRequest{Envelope: seal(t, edge, suspended(t, edge.id, "b.example"))}); status.Code(err) != codes.PermissionDenied {
+		t.Fatalf("publishing another member's envelope: %v, want PermissionDenied", err)
+	}
+	if err := func() error {
+		st, err := client(idle.id).Subscribe(ctx, &headsupv1.SubscribeRequest{})
+		if err != nil {
+			return err
+		}
+		_, err = st.Recv()
+		return err
+	}(); status.Code(err) != codes.PermissionDenied {
+		t.Fatalf("subscribe without the role: %v, want PermissionDenied", err)
+	}
+
+	st, err := voxClient.Subscribe(ctx, &headsupv1.SubscribeRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := directory.Load(dirPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for len(got) < 2 {
+		ev, err := st.Recv()
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch e := ev.Event.(type) {
+		case *headsupv1.SubscribeResponse_Entry:
+			got = append(got, fmt.Sprintf("entry %d", e.Entry.Sequence))
+		case *headsupv1.SubscribeResponse_Redacted:
+			c, _, _, err := envelope.VerifyJWS(e.Redacted.Jws, d, e.Redacted.StoredAt.AsTime())
+			if err != nil || slices.Contains(c.Audience, vox.id) {
+				t.Fatalf("redacted entry %d: claims %v, %v; want a valid JWS outside voxhost's audience", e.Redacted.Sequence, c, err)
+			}
+			got = append(got, fmt.Sprintf("redacted %d", e.Redacted.Sequence))
+		}
+	}
+	if want := []string{fmt.Sprintf("entry %d", seqs[0]), fmt.Sprintf("redacted %d", seqs[1])}; !slices.Equal(got, want) {
+		t.Fatalf("voxhost received %v, want %v", got, want)
+	}
 }

@@ -15,6 +15,7 @@ import (
 
 	headsupv1 "github.com/headsup-dev/headsup/api/headsup/v1"
 	"github.com/headsup-dev/headsup/internal/bus"
+	"github.com/headsup-dev/headsup/internal/calltoken"
 	"github.com/headsup-dev/headsup/internal/directory"
 	"github.com/headsup-dev/headsup/internal/envelope"
 	"github.com/headsup-dev/headsup/internal/notice"
@@ -72,6 +73,11 @@ func (s *service) publish(ctx context.Context, req *headsupv1.PublishRequest) (*
 		return nil, fmt.Errorf("%w: issued_at %s is %s from the hub's clock %s (window ±%s)",
 			ErrIssuedAtWindow, v.Claims.IssuedAt.UTC().Format(time.RFC3339), skew.Round(time.Second),
 			now.UTC().Format(time.RFC3339), s.cfg.IssuedAtWindow)
+	}
+	// With call tokens, a member publishes only as itself: a validly
+	// signed envelope of another member, replayed by a third, is refused.
+	if caller, ok := calltoken.CallerFrom(ctx); ok && caller.Member.ID != v.Claims.Issuer {
+		return nil, fmt.Errorf("%w: envelope of %q published by %q", ErrNotCaller, v.Claims.Issuer, caller.Member.ID)
 	}
 	if !v.Member.HasRole(directory.RolePublish) {
 		return nil, fmt.Errorf("%w: member %q has no %q role in directory serial %d",
@@ -164,6 +170,19 @@ func (s *service) Subscribe(req *headsupv1.SubscribeRequest, stream headsupv1.Hu
 
 func (s *service) subscribe(req *headsupv1.SubscribeRequest, stream headsupv1.HubService_SubscribeServer) error {
 	ctx := stream.Context()
+	// With call tokens, the caller's roles decide what it sees: the audit
+	// role the whole history, the subscribe role the notices addressed to
+	// it and, for the others, redacted entries (sequence and JWS).
+	redactFor := ""
+	if caller, ok := calltoken.CallerFrom(ctx); ok {
+		switch m := caller.Member; {
+		case m.HasRole(directory.RoleAudit):
+		case m.HasRole(directory.RoleSubscribe):
+			redactFor = m.ID
+		default:
+			return fmt.Errorf("%w: member %q has neither the %q nor the %q role", ErrNoRole, m.ID, directory.RoleSubscribe, directory.RoleAudit)
+		}
+	}
 	if want := req.GetLogId(); want != "" && want != s.log.ID() {
 		return fmt.Errorf("%w: log_id %q: this hub serves %q; your cursor belongs to another log", bus.ErrLogMismatch, want, s.log.ID())
 	}
@@ -201,7 +220,7 @@ func (s *service) subscribe(req *headsupv1.SubscribeRequest, stream headsupv1.Hu
 	}
 	s.subscribers.Add(1)
 	defer s.subscribers.Add(-1)
-	return s.deliver(ctx, after, stream)
+	return s.deliver(ctx, after, redactFor, stream)
 }
 
 // deliver runs the log reader and the sender side by side. The reader hands
@@ -210,7 +229,7 @@ func (s *service) subscribe(req *headsupv1.SubscribeRequest, stream headsupv1.Hu
 // channel gRPC holds at most one flow-control window (64 KiB) and its write
 // quota (64 KiB) of sent data, so a subscription's memory is bounded by
 // SubscriberBuffer envelopes of at most 64 KiB plus 128 KiB.
-func (s *service) deliver(ctx context.Context, after uint64, stream headsupv1.HubService_SubscribeServer) error {
+func (s *service) deliver(ctx context.Context, after uint64, redactFor string, stream headsupv1.HubService_SubscribeServer) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	queue := make(chan bus.Message, s.cfg.SubscriberBuffer)
@@ -233,7 +252,7 @@ func (s *service) deliver(ctx context.Context, after uint64, stream headsupv1.Hu
 	// stream), so the handler does not wait for the sender; the sender
 	// sends nothing once ctx is done.
 	senderDone := make(chan error, 1)
-	go func() { senderDone <- s.send(ctx, queue, stream, &sent) }()
+	go func() { senderDone <- s.send(ctx, queue, redactFor, stream, &sent) }()
 
 	var err error
 	readerEnded := false
@@ -264,7 +283,7 @@ func (s *service) deliver(ctx context.Context, after uint64, stream headsupv1.Hu
 
 // send writes queued entries and periodic heartbeats to the stream; it is
 // the only goroutine that calls stream.Send.
-func (s *service) send(ctx context.Context, queue <-chan bus.Message, stream headsupv1.HubService_SubscribeServer, sent *atomic.Uint64) error {
+func (s *service) send(ctx context.Context, queue <-chan bus.Message, redactFor string, stream headsupv1.HubService_SubscribeServer, sent *atomic.Uint64) error {
 	heartbeat := time.NewTicker(s.cfg.Heartbeat)
 	defer heartbeat.Stop()
 	for {
@@ -275,7 +294,7 @@ func (s *service) send(ctx context.Context, queue <-chan bus.Message, stream hea
 			return ctx.Err()
 		case m := <-queue:
 			var err error
-			if ev, err = entryOf(m); err != nil {
+			if ev, err = entryOf(m, redactFor); err != nil {
 				return err
 			}
 			seq = m.Seq
@@ -303,10 +322,28 @@ func (s *service) send(ctx context.Context, queue <-chan bus.Message, stream hea
 // entryOf turns a stored message back into an entry. The body was written
 // by Publish after verification; a body that does not parse means the
 // stream was written by someone else, which the subscriber must learn.
-func entryOf(m bus.Message) (*headsupv1.SubscribeResponse, error) {
+//
+// For a subscriber (redactFor, its member id) a notice whose signed
+// audience excludes it becomes a redacted entry: its position and JWS,
+// which the subscriber verifies itself, so that the hub cannot withhold a
+// notice by calling it redacted.
+func entryOf(m bus.Message, redactFor string) (*headsupv1.SubscribeResponse, error) {
 	env := &headsupv1.Envelope{}
 	if err := proto.Unmarshal(m.Body, env); err != nil {
 		return nil, fmt.Errorf("%w: sequence %d: stored body is not an envelope: %v", ErrCorruptEntry, m.Seq, err)
+	}
+	if redactFor != "" {
+		// Verified when stored: reading the audience again needs no
+		// second verification.
+		c, err := envelope.PeekClaims(env.GetJws())
+		if err != nil {
+			return nil, fmt.Errorf("%w: sequence %d: %v", ErrCorruptEntry, m.Seq, err)
+		}
+		if len(c.Audience) > 0 && !slices.Contains(c.Audience, redactFor) {
+			return &headsupv1.SubscribeResponse{Event: &headsupv1.SubscribeResponse_Redacted{Redacted: &headsupv1.RedactedEntry{
+				Sequence: m.Seq, StoredAt: timestamppb.New(m.Stored), Jws: env.GetJws(),
+			}}}, nil
+		}
 	}
 	return &headsupv1.SubscribeResponse{Event: &headsupv1.SubscribeResponse_Entry{Entry: &headsupv1.Entry{
 		Sequence: m.Seq, StoredAt: timestamppb.New(m.Stored), Envelope: env,

@@ -8,6 +8,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/headsup-dev/headsup/internal/bus"
+	"github.com/headsup-dev/headsup/internal/calltoken"
 	"github.com/headsup-dev/headsup/internal/envelope"
 	"github.com/headsup-dev/headsup/internal/notice"
 )
@@ -19,6 +20,11 @@ var (
 	ErrNoDirectory = errors.New("the hub has no member directory yet")
 	// ErrIssuedAtWindow: iat is too far from the hub's clock.
 	ErrIssuedAtWindow = errors.New("issued_at outside the hub's time window")
+	// ErrNotCaller: an envelope whose issuer is not the calling member:
+	// a member publishes only as itself.
+	ErrNotCaller = errors.New("envelope issuer is not the caller")
+	// ErrNoRole: the caller lacks the role the call needs.
+	ErrNoRole = errors.New("caller lacks the role")
 	// ErrNotPublisher: the issuer lacks the publish role.
 	ErrNotPublisher = errors.New("issuer may not publish")
 	// ErrBadRequest: a request field is missing or malformed.
@@ -59,6 +65,28 @@ var codeOf = []struct {
 	{envelope.ErrSignature, codes.Unauthenticated},
 	{envelope.ErrDigest, codes.Unauthenticated},
 	{envelope.ErrClaimsMismatch, codes.Unauthenticated},
+
+	{calltoken.ErrMissing, codes.Unauthenticated},
+	{calltoken.ErrTwoCredentials, codes.Unauthenticated},
+	{calltoken.ErrMalformed, codes.Unauthenticated},
+	{calltoken.ErrHeader, codes.Unauthenticated},
+	{calltoken.ErrUnknownKey, codes.Unauthenticated},
+	{calltoken.ErrKeyNotIssuers, codes.Unauthenticated},
+	{calltoken.ErrKeyUse, codes.Unauthenticated},
+	{calltoken.ErrSignature, codes.Unauthenticated},
+	{calltoken.ErrClaims, codes.Unauthenticated},
+	{calltoken.ErrAudience, codes.Unauthenticated},
+	{calltoken.ErrLifetime, codes.Unauthenticated},
+	{calltoken.ErrExpired, codes.Unauthenticated},
+	{calltoken.ErrNotYetValid, codes.Unauthenticated},
+	{calltoken.ErrMethod, codes.Unauthenticated},
+	{calltoken.ErrKeyNotValid, codes.Unauthenticated},
+	{calltoken.ErrReplayed, codes.Unauthenticated},
+	{calltoken.ErrRateLimited, codes.ResourceExhausted},
+	{calltoken.ErrReplayStoreUnavailable, codes.Unavailable},
+	{calltoken.ErrNoDirectory, codes.Unavailable},
+	{ErrNotCaller, codes.PermissionDenied},
+	{ErrNoRole, codes.PermissionDenied},
 
 	{envelope.ErrKeyNotIssuers, codes.PermissionDenied},
 	{envelope.ErrKeyUse, codes.PermissionDenied},
