@@ -72,7 +72,8 @@ func startCluster(t *testing.T) []*server.Server {
 		srvs = append(srvs, s)
 	}
 	for _, s := range srvs {
-		if !s.ReadyForConnections(10 * time.Second) {
+		// Generous: three servers electing a meta leader on two busy cores.
+		if !s.ReadyForConnections(60 * time.Second) {
 			t.Fatalf("%s not ready", s.Name())
 		}
 	}
