@@ -53,6 +53,12 @@ type Config struct {
 	// beyond what gRPC itself holds; a subscriber that lets it fill up is
 	// cut off with RESOURCE_EXHAUSTED.
 	SubscriberBuffer int
+	// PublishRate and PublishBurst bound each member's publishing (a token
+	// bucket), and MaxStreamsPerMember its open subscriptions; both apply
+	// to callers identified by call tokens.
+	PublishRate         float64
+	PublishBurst        int
+	MaxStreamsPerMember int
 	// ShutdownTimeout bounds the graceful stop of gRPC.
 	ShutdownTimeout time.Duration
 	// Logger receives structured logs; nil discards them.
@@ -67,15 +73,18 @@ type Config struct {
 // DefaultConfig returns the configuration of `headsupd` with no flags.
 func DefaultConfig() Config {
 	return Config{
-		Listen:           DefaultListen,
-		DataDir:          "headsup-data",
-		DirectoryPath:    "directory.yaml",
-		Fsync:            bus.FsyncAlways,
-		Replicas:         1,
-		IssuedAtWindow:   5 * time.Minute,
-		Heartbeat:        15 * time.Second,
-		SubscriberBuffer: 256,
-		ShutdownTimeout:  5 * time.Second,
+		Listen:              DefaultListen,
+		DataDir:             "headsup-data",
+		DirectoryPath:       "directory.yaml",
+		Fsync:               bus.FsyncAlways,
+		Replicas:            1,
+		IssuedAtWindow:      5 * time.Minute,
+		Heartbeat:           15 * time.Second,
+		SubscriberBuffer:    256,
+		PublishRate:         20,
+		PublishBurst:        100,
+		MaxStreamsPerMember: 8,
+		ShutdownTimeout:     5 * time.Second,
 	}
 }
 
@@ -98,6 +107,15 @@ func (c *Config) withDefaults() {
 	}
 	if c.SubscriberBuffer == 0 {
 		c.SubscriberBuffer = d.SubscriberBuffer
+	}
+	if c.PublishRate == 0 {
+		c.PublishRate = d.PublishRate
+	}
+	if c.PublishBurst == 0 {
+		c.PublishBurst = d.PublishBurst
+	}
+	if c.MaxStreamsPerMember == 0 {
+		c.MaxStreamsPerMember = d.MaxStreamsPerMember
 	}
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = d.ShutdownTimeout

@@ -79,7 +79,7 @@ func Run(ctx context.Context, cfg Config) error {
 
 	stopping := make(chan struct{})
 	dirs := &directorySource{path: cfg.DirectoryPath, vkey: cfg.DirectoryVerifier, logger: logger}
-	svc := &service{cfg: cfg, log: log, dir: dirs.Current, logs: logger, stopping: stopping}
+	svc := &service{cfg: cfg, log: log, dir: dirs.Current, logs: logger, stopping: stopping, limits: newMemberLimits(cfg)}
 
 	var auth []grpc.ServerOption
 	if cfg.Origin != "" {

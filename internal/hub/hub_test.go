@@ -881,3 +881,118 @@ func TestCallTokens(t *testing.T) {
 		t.Fatalf("voxhost received %v, want %v", got, want)
 	}
 }
+
+// TestLiveRevocation: an open stream ends within seconds of the directory
+// revoking the caller's key; a new call with it fails; the member's second
+// key works.
+func TestLiveRevocation(t *testing.T) {
+	const origin = "hub.test"
+	dir := t.TempDir()
+	vox := newMember(t, "voxhost", directory.RoleSubscribe)
+	first, firstPriv, err := directory.NewKey(directory.UseCall)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, secondPriv, err := directory.NewKey(directory.UseCall)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vox.dir.Keys = append(vox.dir.Keys, first, second)
+	dirPath := filepath.Join(dir, "directory.yaml")
+	writeDirectory(t, dirPath, 1, vox)
+	h := startHub(t, filepath.Join(dir, "data"), dirPath, func(c *hub.Config) { c.Origin = origin })
+	subscribe := func(ctx context.Context, key ed25519.PrivateKey) (grpc.ServerStreamingClient[headsupv1.SubscribeResponse], error) {
+		creds, err := calltoken.NewCredentials(key, vox.id, origin, calltoken.AllowInsecureLoopback())
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn, err := grpc.NewClient(h.addr, grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithPerRPCCredentials(creds))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.Close() })
+		st, err := headsupv1.NewHubServiceClient(conn).Subscribe(ctx, &headsupv1.SubscribeRequest{Start: &headsupv1.SubscribeRequest_NewOnly{NewOnly: true}})
+		if err != nil {
+			return nil, err
+		}
+		if _, err := st.Recv(); err != nil { // the start event
+			return nil, err
+		}
+		return st, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	st, err := subscribe(ctx, firstPriv)
+	if err != nil {
+		t.Fatalf("subscribe with the first key: %v", err)
+	}
+	first.RevokedAt = time.Now().Add(-time.Minute).UTC().Truncate(time.Second)
+	writeDirectory(t, dirPath, 2, vox)
+	for {
+		_, err := st.Recv()
+		if err == nil {
+			continue // heartbeats
+		}
+		if status.Code(err) != codes.Unauthenticated {
+			t.Fatalf("open stream ended with %v, want Unauthenticated", err)
+		}
+		break
+	}
+	if _, err := subscribe(ctx, firstPriv); status.Code(err) != codes.Unauthenticated {
+		t.Fatalf("new call with the revoked key: %v, want Unauthenticated", err)
+	}
+	if _, err := subscribe(ctx, secondPriv); err != nil {
+		t.Fatalf("call with the second key: %v", err)
+	}
+}
+
+// TestMemberLimits: a publish flood past the member's rate and one stream
+// too many are each refused with ResourceExhausted naming the limit.
+func TestMemberLimits(t *testing.T) {
+	const origin = "hub.test"
+	dir := t.TempDir()
+	edge := newMember(t, "edgeshield", directory.RolePublish, directory.RoleSubscribe)
+	k, callPriv, err := directory.NewKey(directory.UseCall)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edge.dir.Keys = append(edge.dir.Keys, k)
+	dirPath := filepath.Join(dir, "directory.yaml")
+	writeDirectory(t, dirPath, 1, edge)
+	h := startHub(t, filepath.Join(dir, "data"), dirPath, func(c *hub.Config) {
+		c.Origin, c.PublishRate, c.PublishBurst, c.MaxStreamsPerMember = origin, 0.001, 2, 1
+	})
+	creds, err := calltoken.NewCredentials(callPriv, edge.id, origin, calltoken.AllowInsecureLoopback())
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := grpc.NewClient(h.addr, grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithPerRPCCredentials(creds))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	c := headsupv1.NewHubServiceClient(conn)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var last error
+	for i := range 3 {
+		_, last = c.Publish(ctx, &headsupv1.PublishRequest{Envelope: seal(t, edge, suspended(t, edge.id, fmt.Sprintf("n%d.example", i)))})
+	}
+	if status.Code(last) != codes.ResourceExhausted || !strings.Contains(last.Error(), "burst 2") {
+		t.Fatalf("third publish within the burst of 2: %v, want ResourceExhausted naming the limit", last)
+	}
+	st, err := c.Subscribe(ctx, &headsupv1.SubscribeRequest{Start: &headsupv1.SubscribeRequest_NewOnly{NewOnly: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Recv(); err != nil {
+		t.Fatalf("first stream: %v", err)
+	}
+	st2, err := c.Subscribe(ctx, &headsupv1.SubscribeRequest{Start: &headsupv1.SubscribeRequest_NewOnly{NewOnly: true}})
+	if err == nil {
+		_, err = st2.Recv()
+	}
+	if status.Code(err) != codes.ResourceExhausted || !strings.Contains(err.Error(), "limit 1") {
+		t.Fatalf("second stream: %v, want ResourceExhausted naming the limit", err)
+	}
+}

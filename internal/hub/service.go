@@ -34,6 +34,8 @@ type service struct {
 	stopping <-chan struct{}
 	// subscribers counts open subscriptions, for logs and tests.
 	subscribers atomic.Int64
+	// limits bounds what each identified member may do.
+	limits *memberLimits
 }
 
 func (s *service) Publish(ctx context.Context, req *headsupv1.PublishRequest) (*headsupv1.PublishResponse, error) {
@@ -57,6 +59,12 @@ func (s *service) publish(ctx context.Context, req *headsupv1.PublishRequest) (*
 	}
 	if n := len(env.GetNotice()) + len(env.GetJws()); n > envelope.MaxEnvelopeBytes {
 		return nil, fmt.Errorf("%w: envelope: %d bytes, the limit is %d", envelope.ErrTooLarge, n, envelope.MaxEnvelopeBytes)
+	}
+	// A flood is refused before it costs a signature check.
+	if caller, ok := calltoken.CallerFrom(ctx); ok {
+		if err := s.limits.publish(caller.Member.ID); err != nil {
+			return nil, err
+		}
 	}
 	dir := s.dir()
 	if dir == nil {
@@ -182,6 +190,11 @@ func (s *service) subscribe(req *headsupv1.SubscribeRequest, stream headsupv1.Hu
 		default:
 			return fmt.Errorf("%w: member %q has neither the %q nor the %q role", ErrNoRole, m.ID, directory.RoleSubscribe, directory.RoleAudit)
 		}
+		release, err := s.limits.openStream(caller.Member.ID)
+		if err != nil {
+			return err
+		}
+		defer release()
 	}
 	if want := req.GetLogId(); want != "" && want != s.log.ID() {
 		return fmt.Errorf("%w: log_id %q: this hub serves %q; your cursor belongs to another log", bus.ErrLogMismatch, want, s.log.ID())
@@ -254,14 +267,31 @@ func (s *service) deliver(ctx context.Context, after uint64, redactFor string, s
 	senderDone := make(chan error, 1)
 	go func() { senderDone <- s.send(ctx, queue, redactFor, stream, &sent) }()
 
+	// A caller whose key is revoked or whose role is removed loses its
+	// open stream within a second of the directory saying so.
+	recheck := time.NewTicker(time.Second)
+	defer recheck.Stop()
+	caller, authed := calltoken.CallerFrom(ctx)
 	var err error
 	readerEnded := false
-	select {
-	case err = <-readerDone:
-		readerEnded = true
-	case err = <-senderDone:
-	case <-s.stopping:
-		err = fmt.Errorf("%w: resume from your cursor (last sequence sent %d)", ErrShuttingDown, sent.Load())
+wait:
+	for {
+		select {
+		case err = <-readerDone:
+			readerEnded = true
+			break wait
+		case err = <-senderDone:
+			break wait
+		case <-s.stopping:
+			err = fmt.Errorf("%w: resume from your cursor (last sequence sent %d)", ErrShuttingDown, sent.Load())
+			break wait
+		case <-recheck.C:
+			if authed {
+				if err = s.stillAllowed(caller, redactFor == ""); err != nil {
+					break wait
+				}
+			}
+		}
 	}
 	cancel()
 	if !readerEnded {
@@ -279,6 +309,28 @@ func (s *service) deliver(ctx context.Context, after uint64, redactFor string, s
 		err = ctx.Err()
 	}
 	return err
+}
+
+// stillAllowed checks an open stream's caller against the directory now
+// in force: its key still known, its own and valid now, and a role that
+// lets it read.
+func (s *service) stillAllowed(c *calltoken.Caller, audit bool) error {
+	dir := s.dir()
+	if dir == nil {
+		return nil
+	}
+	member, key, ok := dir.Key(c.KeyID)
+	switch {
+	case !ok || member.ID != c.Member.ID:
+		return fmt.Errorf("%w: key %s of %q is no longer in the directory", calltoken.ErrUnknownKey, c.KeyID, c.Member.ID)
+	case key.ValidAt(s.cfg.Now()) != nil:
+		return fmt.Errorf("%w: key %s of %q: %v", calltoken.ErrKeyNotValid, c.KeyID, member.ID, key.ValidAt(s.cfg.Now()))
+	case audit && !member.HasRole(directory.RoleAudit):
+		return fmt.Errorf("%w: member %q no longer has the %q role: subscribe again", ErrNoRole, member.ID, directory.RoleAudit)
+	case !member.HasRole(directory.RoleSubscribe) && !member.HasRole(directory.RoleAudit):
+		return fmt.Errorf("%w: member %q no longer has the %q role", ErrNoRole, member.ID, directory.RoleSubscribe)
+	}
+	return nil
 }
 
 // send writes queued entries and periodic heartbeats to the stream; it is

@@ -23,6 +23,8 @@ var (
 	// ErrNotCaller: an envelope whose issuer is not the calling member:
 	// a member publishes only as itself.
 	ErrNotCaller = errors.New("envelope issuer is not the caller")
+	// ErrMemberLimit: a member is over its publish rate or stream count.
+	ErrMemberLimit = errors.New("member limit reached")
 	// ErrNoRole: the caller lacks the role the call needs.
 	ErrNoRole = errors.New("caller lacks the role")
 	// ErrNotPublisher: the issuer lacks the publish role.
@@ -99,6 +101,7 @@ var codeOf = []struct {
 	{bus.ErrLogMismatch, codes.FailedPrecondition},
 	{bus.ErrOutOfRange, codes.OutOfRange},
 	{ErrSlowSubscriber, codes.ResourceExhausted},
+	{ErrMemberLimit, codes.ResourceExhausted},
 	{bus.ErrLogFull, codes.ResourceExhausted},
 	{bus.ErrUnavailable, codes.Unavailable},
 	{ErrShuttingDown, codes.Unavailable},
