@@ -49,6 +49,9 @@ func command() *cli.Command {
 			&cli.StringFlag{Name: "nats-url", Usage: "use this NATS server or cluster instead of the embedded one", Sources: cli.EnvVars("HEADSUP_NATS_URL")},
 			&cli.StringFlag{Name: "directory", Value: d.DirectoryPath, Usage: "member directory (YAML), reloaded on change", Sources: cli.EnvVars("HEADSUP_DIRECTORY")},
 			&cli.StringFlag{Name: "origin", Usage: "this hub's name in call tokens; when set every call must carry one (see README, Access)", Sources: cli.EnvVars("HEADSUP_ORIGIN")},
+			&cli.FloatFlag{Name: "publish-rate", Value: d.PublishRate, Usage: "notices per second each member may publish (with --origin)", Sources: cli.EnvVars("HEADSUP_PUBLISH_RATE")},
+			&cli.IntFlag{Name: "publish-burst", Value: d.PublishBurst, Usage: "burst above the publish rate", Sources: cli.EnvVars("HEADSUP_PUBLISH_BURST")},
+			&cli.IntFlag{Name: "max-streams-per-member", Value: d.MaxStreamsPerMember, Usage: "open subscriptions per member (with --origin)", Sources: cli.EnvVars("HEADSUP_MAX_STREAMS_PER_MEMBER")},
 			&cli.StringFlag{Name: "directory-verifier", Usage: "governance verifier key (or a file holding it) every directory version must be signed with", Sources: cli.EnvVars("HEADSUP_DIRECTORY_VERIFIER")},
 			&cli.StringFlag{Name: "fsync", Value: "always", Usage: "embedded NATS disk sync: always (every write) or interval (faster; a power failure loses the last seconds)", Sources: cli.EnvVars("HEADSUP_FSYNC")},
 			&cli.DurationFlag{Name: "issued-at-window", Value: d.IssuedAtWindow, Usage: "largest accepted distance between a notice's issued_at and the hub's clock", Sources: cli.EnvVars("HEADSUP_ISSUED_AT_WINDOW")},
@@ -69,6 +72,7 @@ func command() *cli.Command {
 			cfg.NATSURL = cmd.String("nats-url")
 			cfg.DirectoryPath = cmd.String("directory")
 			cfg.Origin = cmd.String("origin")
+			cfg.PublishRate, cfg.PublishBurst, cfg.MaxStreamsPerMember = cmd.Float("publish-rate"), cmd.Int("publish-burst"), cmd.Int("max-streams-per-member")
 			if cfg.DirectoryVerifier, err = directory.ReadVerifierKey(cmd.String("directory-verifier")); err != nil {
 				return fmt.Errorf("--directory-verifier: %w", err)
 			}
