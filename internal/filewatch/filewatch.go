@@ -61,6 +61,10 @@ func Run(ctx context.Context, path string, o Options, changed func(polled bool))
 		logger.Warn(o.What+": change notification unavailable; polling only", "path", path, "interval", o.Poll, "err", err)
 	}
 
+	// A change between the owner's first read and the watch above would
+	// otherwise wait for the first poll: look once now.
+	changed(true)
+
 	poll := time.NewTicker(o.Poll)
 	defer poll.Stop()
 	settle := time.NewTimer(SettleDelay)
