@@ -996,3 +996,24 @@ func TestMemberLimits(t *testing.T) {
 		t.Fatalf("second stream: %v, want ResourceExhausted naming the limit", err)
 	}
 }
+
+// TestRetryAnsweredForever: a retry of a stored envelope gets its original
+// sequence even after its time window has passed; another envelope that
+// old is refused.
+func TestRetryAnsweredForever(t *testing.T) {
+	h, edge, _ := setup(t)
+	env := seal(t, edge, suspended(t, edge.id, "late.example"))
+	first, err := publish(t, h, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.clock.Set(time.Now().Add(time.Hour))
+	again, err := publish(t, h, env)
+	if err != nil || !again.Duplicate || again.Sequence != first.Sequence {
+		t.Fatalf("retry an hour later: %v, %v; want duplicate of sequence %d", again, err, first.Sequence)
+	}
+	_, err = publish(t, h, seal(t, edge, suspended(t, edge.id, "stale.example")))
+	if status.Code(err) != codes.InvalidArgument {
+		t.Fatalf("a new envelope an hour old: %v, want InvalidArgument", err)
+	}
+}

@@ -1,6 +1,7 @@
 package hub
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -70,17 +71,33 @@ func (s *service) publish(ctx context.Context, req *headsupv1.PublishRequest) (*
 	if dir == nil {
 		return nil, fmt.Errorf("%w: put one at %s", ErrNoDirectory, s.cfg.DirectoryPath)
 	}
+	// The body is the envelope message. Marshalling this two-field wrapper
+	// is deterministic, so a retry of the same envelope yields the same
+	// body and the same Nats-Msg-Id; the notice bytes inside are carried
+	// as received, never re-marshalled.
+	body, err := proto.MarshalOptions{Deterministic: true}.Marshal(&headsupv1.Envelope{Notice: env.GetNotice(), Jws: env.GetJws()})
+	if err != nil {
+		return nil, fmt.Errorf("marshal envelope: %w", err)
+	}
 	now := s.cfg.Now()
 	// The hub's clock bounds the log time: an entry is logged no earlier
 	// than now, so a key revoked before now cannot sign it.
 	v, err := envelope.Verify(env, dir, now)
-	if err != nil {
-		return nil, err
+	if err == nil {
+		if skew := v.Claims.IssuedAt.Sub(now); skew > s.cfg.IssuedAtWindow || -skew > s.cfg.IssuedAtWindow {
+			err = fmt.Errorf("%w: issued_at %s is %s from the hub's clock %s (window ±%s)",
+				ErrIssuedAtWindow, v.Claims.IssuedAt.UTC().Format(time.RFC3339), skew.Round(time.Second),
+				now.UTC().Format(time.RFC3339), s.cfg.IssuedAtWindow)
+		}
 	}
-	if skew := v.Claims.IssuedAt.Sub(now); skew > s.cfg.IssuedAtWindow || -skew > s.cfg.IssuedAtWindow {
-		return nil, fmt.Errorf("%w: issued_at %s is %s from the hub's clock %s (window ±%s)",
-			ErrIssuedAtWindow, v.Claims.IssuedAt.UTC().Format(time.RFC3339), skew.Round(time.Second),
-			now.UTC().Format(time.RFC3339), s.cfg.IssuedAtWindow)
+	if err != nil {
+		// A retry of an envelope stored earlier is answered with its
+		// sequence forever, even once its time window has passed or its
+		// key was rotated out: it was verified when it was stored.
+		if dup, ok := s.storedCopy(ctx, env.GetJws(), body); ok {
+			return dup, nil
+		}
+		return nil, err
 	}
 	// With call tokens, a member publishes only as itself: a validly
 	// signed envelope of another member, replayed by a third, is refused.
@@ -96,14 +113,6 @@ func (s *service) publish(ctx context.Context, req *headsupv1.PublishRequest) (*
 	}
 	if err := s.checkSupersedes(ctx, v); err != nil {
 		return nil, err
-	}
-	// The body is the envelope message. Marshalling this two-field wrapper
-	// is deterministic, so a retry of the same envelope yields the same
-	// body and the same Nats-Msg-Id; the notice bytes inside are carried
-	// as received, never re-marshalled.
-	body, err := proto.MarshalOptions{Deterministic: true}.Marshal(&headsupv1.Envelope{Notice: env.GetNotice(), Jws: env.GetJws()})
-	if err != nil {
-		return nil, fmt.Errorf("marshal envelope: %w", err)
 	}
 	a, err := s.log.Append(ctx, v.Claims.Issuer, v.Claims.ID, body)
 	if err != nil {
@@ -124,6 +133,21 @@ func (s *service) publish(ctx context.Context, req *headsupv1.PublishRequest) (*
 		StoredAt:  timestamppb.New(a.Stored),
 		LogId:     s.log.ID(),
 	}, nil
+}
+
+// storedCopy answers a publish whose envelope is already stored byte for
+// byte with the original sequence, marked duplicate. The claims are read
+// unverified only to find the entry: the bytes must be identical.
+func (s *service) storedCopy(ctx context.Context, jws string, body []byte) (*headsupv1.PublishResponse, bool) {
+	c, err := envelope.PeekClaims(jws)
+	if err != nil {
+		return nil, false
+	}
+	m, err := s.log.Lookup(ctx, c.Issuer, c.ID)
+	if err != nil || !bytes.Equal(m.Body, body) {
+		return nil, false
+	}
+	return &headsupv1.PublishResponse{Sequence: m.Seq, Duplicate: true, StoredAt: timestamppb.New(m.Stored), LogId: s.log.ID()}, true
 }
 
 // checkSupersedes makes sure a notice that supersedes or retracts another
