@@ -204,3 +204,21 @@ func (l *Log) Lookup(ctx context.Context, issuer, id string) (*Message, error) {
 	}
 	return &Message{Seq: m.Sequence, Stored: m.Time.UTC(), Subject: m.Subject, Body: m.Data}, nil
 }
+
+// LookupID returns the entry of a notice id under any issuer, or an error
+// wrapping ErrNotFound. Ids are chosen by issuers, so two issuers may use
+// one; the last stored wins. Used to tell "another member's notice" from
+// "no such notice".
+func (l *Log) LookupID(ctx context.Context, id string) (*Message, error) {
+	if _, err := Subject("x", id); err != nil {
+		return nil, err
+	}
+	m, err := l.stream.GetLastMsgForSubject(ctx, SubjectPrefix+"*."+id)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return nil, fmt.Errorf("%w: notice id %s", ErrNotFound, id)
+	}
+	if err != nil {
+		return nil, l.callErr(ctx, "lookup id "+id, err)
+	}
+	return &Message{Seq: m.Sequence, Stored: m.Time.UTC(), Subject: m.Subject, Body: m.Data}, nil
+}

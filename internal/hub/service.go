@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -161,6 +162,12 @@ func (s *service) checkSupersedes(ctx context.Context, v *envelope.Verified) err
 	}
 	m, err := s.log.Lookup(ctx, v.Claims.Issuer, id)
 	if errors.Is(err, bus.ErrNotFound) {
+		// Only the issuer may replace its notices: naming another
+		// member's is refused as such, not as a missing notice.
+		if other, err := s.log.LookupID(ctx, id); err == nil {
+			return fmt.Errorf("%w: supersedes: %s is a notice of another member (%s), not of %s",
+				ErrNotYours, id, strings.TrimPrefix(strings.TrimSuffix(other.Subject, "."+id), bus.SubjectPrefix), v.Claims.Issuer)
+		}
 		return fmt.Errorf("%w: supersedes: %s/%s is not in the log", ErrSupersedesUnknown, v.Claims.Issuer, id)
 	}
 	if err != nil {

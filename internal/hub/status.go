@@ -25,6 +25,8 @@ var (
 	ErrNotCaller = errors.New("envelope issuer is not the caller")
 	// ErrMemberLimit: a member is over its publish rate or stream count.
 	ErrMemberLimit = errors.New("member limit reached")
+	// ErrNotYours: a notice supersedes or retracts another member's.
+	ErrNotYours = errors.New("notice of another member")
 	// ErrNoRole: the caller lacks the role the call needs.
 	ErrNoRole = errors.New("caller lacks the role")
 	// ErrNotPublisher: the issuer lacks the publish role.
@@ -89,6 +91,7 @@ var codeOf = []struct {
 	{calltoken.ErrNoDirectory, codes.Unavailable},
 	{ErrNotCaller, codes.PermissionDenied},
 	{ErrNoRole, codes.PermissionDenied},
+	{ErrNotYours, codes.PermissionDenied},
 
 	{envelope.ErrKeyNotIssuers, codes.PermissionDenied},
 	{envelope.ErrKeyUse, codes.PermissionDenied},
@@ -121,6 +124,11 @@ func Status(err error) error {
 	}
 	if _, ok := status.FromError(err); ok {
 		return err
+	}
+	// The replay store's failure says only that: its text would describe
+	// the hub's own NATS.
+	if errors.Is(err, calltoken.ErrReplayStoreUnavailable) {
+		return status.Error(codes.Unavailable, calltoken.ErrReplayStoreUnavailable.Error()+": retry")
 	}
 	for _, row := range codeOf {
 		if errors.Is(err, row.err) {

@@ -673,16 +673,13 @@ func TestThreatTable(t *testing.T) {
 			_, err := f.client(t, f.a, f.edge).Publish(ctx, &headsupv1.PublishRequest{Envelope: seal(t, f.edge.member, n)})
 			return err
 		}, want: codes.InvalidArgument, says: hub.ErrAudienceNarrowed.Error()},
-		// Issue 6 asks PermissionDenied here. The hub looks `supersedes` up
-		// among the issuer's own notices only (the subject is
-		// headsup.notice.<issuer>.<id>), so another issuer's id is simply
-		// not found: FailedPrecondition, "not in the log". Either way the
-		// retraction is refused and nothing is stored.
+		// Only the issuer may replace its notices: another member's is
+		// found under any issuer and refused as such.
 		{name: "retraction of another issuer's notice", setup: publishTarget, attack: func(t *testing.T) error {
 			n := retraction(t, f.mitig.id, target.Id)
 			_, err := f.client(t, f.a, f.mitig).Publish(ctx, &headsupv1.PublishRequest{Envelope: seal(t, f.mitig.member, n)})
 			return err
-		}, want: codes.FailedPrecondition, says: "is not in the log"},
+		}, want: codes.PermissionDenied, says: hub.ErrNotYours.Error()},
 		// gRPC refuses a message over the hub's receive limit before any
 		// interceptor or handler runs, so the token is not even spent.
 		{name: "oversized message (over gRPC's receive limit)", attack: func(t *testing.T) error {
