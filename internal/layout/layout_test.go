@@ -28,6 +28,7 @@ func TestImports(t *testing.T) {
 		{"internal/noticefile", []string{"google.golang.org/grpc"}, offline},
 		{"internal/match", []string{"google.golang.org/grpc"}, offline},
 		{"internal/alert", []string{"google.golang.org/grpc"}, offline},
+		{"internal/auditlog", []string{"google.golang.org/grpc"}, offline},
 		{"internal/bus", []string{"google.golang.org/grpc", module}, nil},
 		{"api/headsup/v1", []string{module}, []string{module + "internal/"}},
 	}
