@@ -124,27 +124,7 @@ func directoryKeygen(_ context.Context, cmd *cli.Command) error {
 }
 
 // writeNewPublic creates path, readable by all, refusing to replace a file.
-func writeNewPublic(path string, data []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-	if errors.Is(err, fs.ErrExist) {
-		return fmt.Errorf("%s already exists; refusing to overwrite a key", path)
-	}
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(path)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
-}
+func writeNewPublic(path string, data []byte) error { return writeNewMode(path, data, 0o644) }
 
 func directorySign(_ context.Context, cmd *cli.Command) error {
 	if cmd.NArg() != 1 {

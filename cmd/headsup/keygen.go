@@ -178,8 +178,12 @@ func writeDirectory(path string, d *directory.Directory) error {
 
 // writeNew creates path with mode 0600 and writes data, refusing to replace
 // an existing file: overwriting a private key loses it for good.
-func writeNew(path string, data []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+func writeNew(path string, data []byte) error { return writeNewMode(path, data, 0o600) }
+
+// writeNewMode creates path with mode and writes data, synced, refusing to
+// replace an existing file; a failed write leaves no file behind.
+func writeNewMode(path string, data []byte, mode os.FileMode) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
 	if errors.Is(err, fs.ErrExist) {
 		return fmt.Errorf("%s already exists; refusing to overwrite a key", path)
 	}
