@@ -12,6 +12,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/headsup-dev/headsup/internal/directory"
+	"github.com/headsup-dev/headsup/internal/jws"
 )
 
 // Defaults of DefaultVerifierConfig.
@@ -164,7 +165,7 @@ func (v *Verifier) Verify(ctx context.Context, token, fullMethod string) (*Claim
 			return nil, fmt.Errorf("%w: iss: missing or empty", ErrClaims)
 		}
 		if m.ID != claims.Issuer {
-			return nil, fmt.Errorf("%w: kid %s is a key of %q, iss is %q", ErrKeyNotIssuers, kid, m.ID, abbreviate([]byte(claims.Issuer)))
+			return nil, fmt.Errorf("%w: kid %s is a key of %q, iss is %q", ErrKeyNotIssuers, kid, m.ID, jws.Abbreviate([]byte(claims.Issuer)))
 		}
 		if k.Use != directory.UseCall {
 			return nil, fmt.Errorf("%w: kid %s has use %q, want %q", ErrKeyUse, kid, k.Use, directory.UseCall)
@@ -205,7 +206,7 @@ func (v *Verifier) Verify(ctx context.Context, token, fullMethod string) (*Claim
 	v.live.commit(member.ID, live, err == nil)
 	switch {
 	case errors.Is(err, ErrReplayed):
-		return nil, nil, fmt.Errorf("%w: iss %q jti %q was already used", ErrReplayed, out.Issuer, abbreviate([]byte(out.ID)))
+		return nil, nil, fmt.Errorf("%w: iss %q jti %q was already used", ErrReplayed, out.Issuer, jws.Abbreviate([]byte(out.ID)))
 	case err != nil:
 		// %v, not %w: the store's error (a context deadline, say) must not
 		// make the call look like anything but a store outage.
@@ -256,7 +257,7 @@ func (c tokenClaims) Validate() error {
 		return fmt.Errorf("%w: exp − iat is %s, the limit is %s", ErrLifetime, life, MaxLifetime)
 	}
 	if c.Method != c.fullMethod {
-		return fmt.Errorf("%w: token for %q used for %q", ErrMethod, abbreviate([]byte(c.Method)), c.fullMethod)
+		return fmt.Errorf("%w: token for %q used for %q", ErrMethod, jws.Abbreviate([]byte(c.Method)), c.fullMethod)
 	}
 	return nil
 }
@@ -313,7 +314,7 @@ func classify(err error, kid string, c *tokenClaims, aud string, now time.Time, 
 		return fmt.Errorf("%w: %v", ErrClaims, err)
 	}
 	if has(jwt.ErrTokenInvalidAudience) {
-		return fmt.Errorf("%w: aud %s, want %q", ErrAudience, abbreviate(c.raw["aud"]), aud)
+		return fmt.Errorf("%w: aud %s, want %q", ErrAudience, jws.Abbreviate(c.raw["aud"]), aud)
 	}
 	if e := own(ErrLifetime); e != nil {
 		return e

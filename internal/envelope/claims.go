@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/headsup-dev/headsup/internal/jws"
 	"github.com/headsup-dev/headsup/internal/notice"
 )
 
@@ -74,7 +75,7 @@ func parseClaims(raw map[string]json.RawMessage) (*Claims, error) {
 		if !ok {
 			return nil, fmt.Errorf("%w: %s: missing", ErrClaims, f.name)
 		}
-		if *f.out, err = rawString(v); err != nil {
+		if *f.out, err = jws.String(v); err != nil {
 			return nil, fmt.Errorf("%w: %s: %v", ErrClaims, f.name, err)
 		}
 	}
@@ -95,21 +96,21 @@ func parseClaims(raw map[string]json.RawMessage) (*Claims, error) {
 		return nil, fmt.Errorf("%w: audience: missing ([] means every member)", ErrClaims)
 	}
 	if len(v) == 0 || v[0] != '[' {
-		return nil, fmt.Errorf("%w: audience: %s is not a JSON array", ErrClaims, abbreviate(v))
+		return nil, fmt.Errorf("%w: audience: %s is not a JSON array", ErrClaims, jws.Abbreviate(v))
 	}
 	var aud []json.RawMessage
 	if err := json.Unmarshal(v, &aud); err != nil {
 		return nil, fmt.Errorf("%w: audience: %v", ErrClaims, err)
 	}
 	for i, a := range aud {
-		s, err := rawString(a)
+		s, err := jws.String(a)
 		if err != nil {
 			return nil, fmt.Errorf("%w: audience[%d]: %v", ErrClaims, i, err)
 		}
 		c.Audience = append(c.Audience, s)
 	}
 	if v, ok := raw["supersedes"]; ok {
-		if c.Supersedes, err = rawString(v); err != nil {
+		if c.Supersedes, err = jws.String(v); err != nil {
 			return nil, fmt.Errorf("%w: supersedes: %v", ErrClaims, err)
 		}
 		if c.Supersedes == "" {
@@ -128,11 +129,11 @@ func parseClaims(raw map[string]json.RawMessage) (*Claims, error) {
 func rawSeconds(v json.RawMessage) (time.Time, error) {
 	s := string(v)
 	if s == "" || strings.IndexFunc(s, func(r rune) bool { return r < '0' || r > '9' }) >= 0 {
-		return time.Time{}, fmt.Errorf("%s is not a whole number of seconds", abbreviate(v))
+		return time.Time{}, fmt.Errorf("%s is not a whole number of seconds", jws.Abbreviate(v))
 	}
 	n, err := strconv.ParseInt(s, 10, 64)
 	if err != nil || n <= 0 || n > maxUnixSeconds {
-		return time.Time{}, fmt.Errorf("%s is out of range", abbreviate(v))
+		return time.Time{}, fmt.Errorf("%s is out of range", jws.Abbreviate(v))
 	}
 	return time.Unix(n, 0).UTC(), nil
 }
@@ -155,7 +156,7 @@ func (c *Claims) check() error {
 		}
 	}
 	d, err := base64.RawURLEncoding.Strict().DecodeString(c.NoticeSHA256)
-	if err != nil || len(d) != sha256.Size || strings.IndexFunc(c.NoticeSHA256, notBase64URL) >= 0 {
+	if err != nil || len(d) != sha256.Size || strings.IndexFunc(c.NoticeSHA256, jws.NotBase64URL) >= 0 {
 		return fmt.Errorf("%w: notice_sha256: %q is not an unpadded base64url SHA-256", ErrClaims, c.NoticeSHA256)
 	}
 	for i, a := range c.Audience {

@@ -17,6 +17,7 @@ import (
 
 	headsupv1 "github.com/headsup-dev/headsup/api/headsup/v1"
 	"github.com/headsup-dev/headsup/internal/directory"
+	"github.com/headsup-dev/headsup/internal/jws"
 	"github.com/headsup-dev/headsup/internal/notice"
 )
 
@@ -209,8 +210,8 @@ func Verify(env *headsupv1.Envelope, dir *directory.Directory, logTime time.Time
 // key, signature, claims, key validity at logTime — for a redacted entry,
 // whose notice the caller may not see. It does not check the digest: the
 // caller has nothing to check it against.
-func VerifyJWS(jws string, dir *directory.Directory, logTime time.Time) (*Claims, *directory.Member, *directory.Key, error) {
-	c, m, k, err := verifyJWS(jws, dir)
+func VerifyJWS(token string, dir *directory.Directory, logTime time.Time) (*Claims, *directory.Member, *directory.Key, error) {
+	c, m, k, err := verifyJWS(token, dir)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -221,8 +222,8 @@ func VerifyJWS(jws string, dir *directory.Directory, logTime time.Time) (*Claims
 }
 
 // verifyJWS runs the checks up to and including "claims well formed".
-func verifyJWS(jws string, dir *directory.Directory) (*Claims, *directory.Member, *directory.Key, error) {
-	cs, err := splitJWS(jws)
+func verifyJWS(token string, dir *directory.Directory) (*Claims, *directory.Member, *directory.Key, error) {
+	cs, err := splitJWS(token)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -240,7 +241,7 @@ func verifyJWS(jws string, dir *directory.Directory) (*Claims, *directory.Member
 	// iss is read before the signature check so the key is bound to its
 	// holder first; a missing or mistyped iss is left to the claims check,
 	// which refuses it, so no path skips this comparison.
-	if iss, err := rawString(cs.claims["iss"]); err == nil && iss != m.ID {
+	if iss, err := jws.String(cs.claims["iss"]); err == nil && iss != m.ID {
 		return nil, nil, nil, fmt.Errorf("%w: kid %q belongs to member %q, not to the issuer %q", ErrKeyNotIssuers, h.kid, m.ID, iss)
 	}
 	if k.Use != directory.UseNotice {
@@ -303,8 +304,8 @@ func fmtTimestamp(ts *timestamppb.Timestamp) string {
 // their syntax: no signature, no key, no header check. Use it only to
 // route or log (the audience filter, a log line), never to decide what is
 // true; Verify or VerifyJWS do that.
-func PeekClaims(jws string) (*Claims, error) {
-	cs, err := splitJWS(jws)
+func PeekClaims(token string) (*Claims, error) {
+	cs, err := splitJWS(token)
 	if err != nil {
 		return nil, err
 	}
@@ -314,8 +315,8 @@ func PeekClaims(jws string) (*Claims, error) {
 // PeekKeyID returns the header's kid WITHOUT verifying anything: an agent
 // uses it to park a notice signed by a key its directory does not know yet
 // and to say which key in its "directory stale" alert.
-func PeekKeyID(jws string) (string, error) {
-	cs, err := splitJWS(jws)
+func PeekKeyID(token string) (string, error) {
+	cs, err := splitJWS(token)
 	if err != nil {
 		return "", err
 	}

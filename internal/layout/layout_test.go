@@ -29,6 +29,7 @@ func TestImports(t *testing.T) {
 		{"internal/match", []string{"google.golang.org/grpc"}, offline},
 		{"internal/alert", []string{"google.golang.org/grpc"}, offline},
 		{"internal/auditlog", []string{"google.golang.org/grpc"}, offline},
+		{"internal/jws", []string{"google.golang.org/grpc", module}, offline},
 		{"internal/bus", []string{"google.golang.org/grpc", module}, nil},
 		{"api/headsup/v1", []string{module}, []string{module + "internal/"}},
 	}
