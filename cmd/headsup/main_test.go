@@ -79,31 +79,18 @@ func cmdHub(ts *testscript.TestScript, neg bool, args []string) {
 	cfg.DataDir = filepath.Join(work, "hub")
 	cfg.DirectoryPath = filepath.Join(work, "directory.yaml")
 	cfg.Logger = slog.New(slog.NewTextHandler(logFile, nil))
-	ready := make(chan net.Addr, 1)
-	cfg.Ready = func(a net.Addr) { ready <- a }
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- hub.Run(ctx, cfg) }()
+	addr, stop, err := hub.Start(context.Background(), cfg)
+	if err != nil {
+		logFile.Close()
+		ts.Fatalf("hub: %v", err)
+	}
 	ts.Defer(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				ts.Logf("hub: %v", err)
-			}
-		case <-time.After(30 * time.Second):
-			ts.Logf("hub did not stop within 30s")
+		if err := stop(); err != nil {
+			ts.Logf("hub: %v", err)
 		}
 		logFile.Close()
 	})
-	select {
-	case a := <-ready:
-		ts.Setenv("HEADSUP_HUB", a.String())
-	case err := <-done:
-		ts.Fatalf("hub: %v", err)
-	case <-time.After(60 * time.Second):
-		ts.Fatalf("hub not serving after 60s")
-	}
+	ts.Setenv("HEADSUP_HUB", addr.String())
 }
 
 func cmdConcat(ts *testscript.TestScript, neg bool, args []string) {
