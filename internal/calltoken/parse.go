@@ -32,46 +32,12 @@ func splitToken(token string) (*compact, error) {
 	return &compact{header: c.Header, claims: c.Claims}, nil
 }
 
-// checkHeader enforces the exact header {alg, typ, kid} and returns the
-// kid. Every failure is ErrHeader.
+// checkHeader enforces the exact header {alg, typ, kid} (jws.Header) and
+// returns the kid. Every failure is ErrHeader.
 func checkHeader(raw map[string]json.RawMessage) (string, error) {
-	var extra []string
-	for name := range raw {
-		switch name {
-		case "alg", "typ", "kid":
-		default:
-			extra = append(extra, name)
-		}
-	}
-	if len(extra) > 0 {
-		slices.Sort(extra)
-		return "", fmt.Errorf("%w: parameter %q not allowed (the header is exactly alg, typ, kid)", ErrHeader, extra[0])
-	}
-	var alg, typ, kid string
-	for _, f := range []struct {
-		name string
-		out  *string
-	}{{"alg", &alg}, {"typ", &typ}, {"kid", &kid}} {
-		v, ok := raw[f.name]
-		if !ok {
-			return "", fmt.Errorf("%w: %s: missing", ErrHeader, f.name)
-		}
-		s, err := jws.String(v)
-		if err != nil {
-			return "", fmt.Errorf("%w: %s: %v", ErrHeader, f.name, err)
-		}
-		*f.out = s
-	}
-	if alg != Alg {
-		return "", fmt.Errorf("%w: alg: %q, want %q", ErrHeader, jws.Abbreviate([]byte(alg)), Alg)
-	}
-	// RFC 7515 §4.1.9: media type names are case-insensitive, and
-	// "application/" may be omitted.
-	if t := strings.TrimPrefix(strings.ToLower(typ), "application/"); t != Type {
-		return "", fmt.Errorf("%w: typ: %q, want %q", ErrHeader, jws.Abbreviate([]byte(typ)), Type)
-	}
-	if kid == "" {
-		return "", fmt.Errorf("%w: kid: empty", ErrHeader)
+	_, kid, err := jws.Header(raw, Type, Alg)
+	if err != nil {
+		return "", fmt.Errorf("%w: %v", ErrHeader, err)
 	}
 	return kid, nil
 }

@@ -3,8 +3,6 @@ package envelope
 import (
 	"encoding/json"
 	"fmt"
-	"slices"
-	"strings"
 
 	"github.com/headsup-dev/headsup/internal/jws"
 )
@@ -33,7 +31,7 @@ func splitJWS(token string) (*compact, error) {
 
 // header is a checked protected header.
 type header struct {
-	alg, typ, kid string
+	alg, kid string
 }
 
 // Header parameter values this package accepts.
@@ -42,46 +40,12 @@ const (
 	algEd25519 = "Ed25519" // RFC 9864
 )
 
-// checkHeader enforces the exact header {alg, typ, kid}. Every failure is
-// ErrHeader.
+// checkHeader enforces the exact header {alg, typ, kid} (jws.Header).
+// Every failure is ErrHeader.
 func checkHeader(raw map[string]json.RawMessage) (*header, error) {
-	var extra []string
-	for name := range raw {
-		switch name {
-		case "alg", "typ", "kid":
-		default:
-			extra = append(extra, name)
-		}
+	alg, kid, err := jws.Header(raw, Type, algEdDSA, algEd25519)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrHeader, err)
 	}
-	if len(extra) > 0 {
-		slices.Sort(extra)
-		return nil, fmt.Errorf("%w: parameter %q not allowed (the header is exactly alg, typ, kid)", ErrHeader, extra[0])
-	}
-	var h header
-	for _, f := range []struct {
-		name string
-		out  *string
-	}{{"alg", &h.alg}, {"typ", &h.typ}, {"kid", &h.kid}} {
-		v, ok := raw[f.name]
-		if !ok {
-			return nil, fmt.Errorf("%w: %s: missing", ErrHeader, f.name)
-		}
-		s, err := jws.String(v)
-		if err != nil {
-			return nil, fmt.Errorf("%w: %s: %v", ErrHeader, f.name, err)
-		}
-		*f.out = s
-	}
-	if h.alg != algEdDSA && h.alg != algEd25519 {
-		return nil, fmt.Errorf("%w: alg: %q, want %q or %q", ErrHeader, h.alg, algEdDSA, algEd25519)
-	}
-	// RFC 7515 §4.1.9: media type names are case-insensitive, and
-	// "application/" may be omitted.
-	if t := strings.TrimPrefix(strings.ToLower(h.typ), "application/"); t != Type {
-		return nil, fmt.Errorf("%w: typ: %q, want %q", ErrHeader, h.typ, Type)
-	}
-	if h.kid == "" {
-		return nil, fmt.Errorf("%w: kid: empty", ErrHeader)
-	}
-	return &h, nil
+	return &header{alg: alg, kid: kid}, nil
 }

@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -176,4 +177,50 @@ func Abbreviate(v []byte) string {
 		return string(v[:max]) + "…"
 	}
 	return string(v)
+}
+
+// Header checks a protected header that is exactly {alg, typ, kid}: no
+// other parameter (crit, jwk, jku, x5u, x5c, b64 … are refused, so nothing
+// in the header can change how the token is read), alg one of algs, typ
+// equal to typ compared case-insensitively with an optional
+// "application/" prefix (RFC 7515 §4.1.9), a non-empty kid. It returns alg
+// and kid; its errors name the parameter at fault.
+func Header(raw map[string]json.RawMessage, typ string, algs ...string) (alg, kid string, err error) {
+	var extra []string
+	for name := range raw {
+		switch name {
+		case "alg", "typ", "kid":
+		default:
+			extra = append(extra, name)
+		}
+	}
+	if len(extra) > 0 {
+		slices.Sort(extra)
+		return "", "", fmt.Errorf("parameter %q not allowed (the header is exactly alg, typ, kid)", extra[0])
+	}
+	var gotTyp string
+	for _, f := range []struct {
+		name string
+		out  *string
+	}{{"alg", &alg}, {"typ", &gotTyp}, {"kid", &kid}} {
+		v, ok := raw[f.name]
+		if !ok {
+			return "", "", fmt.Errorf("%s: missing", f.name)
+		}
+		s, err := String(v)
+		if err != nil {
+			return "", "", fmt.Errorf("%s: %v", f.name, err)
+		}
+		*f.out = s
+	}
+	if !slices.Contains(algs, alg) {
+		return "", "", fmt.Errorf("alg: %q, want one of %q", Abbreviate([]byte(alg)), algs)
+	}
+	if t := strings.TrimPrefix(strings.ToLower(gotTyp), "application/"); t != typ {
+		return "", "", fmt.Errorf("typ: %q, want %q", Abbreviate([]byte(gotTyp)), typ)
+	}
+	if kid == "" {
+		return "", "", errors.New("kid: empty")
+	}
+	return alg, kid, nil
 }
