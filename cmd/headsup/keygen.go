@@ -147,33 +147,14 @@ func withMember(path string, m *directory.Member) (*directory.Directory, error) 
 	return directory.Parse(b)
 }
 
-// writeDirectory replaces path atomically (write, sync, rename), so a
-// watcher never reads half a file.
+// writeDirectory replaces path atomically (replaceFile), so a watcher
+// never reads half a file.
 func writeDirectory(path string, d *directory.Directory) error {
 	b, err := directory.Marshal(d)
 	if err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".directory-*.yaml")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return replaceFile(path, b)
 }
 
 // writeNew creates path with mode 0600 and writes data, refusing to replace
