@@ -3,7 +3,9 @@ package directory
 import (
 	"bytes"
 	"crypto/ed25519"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -15,8 +17,11 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
+	"golang.org/x/mod/sumdb/note"
 )
 
 // MaxFileBytes bounds a directory file, so a runaway file cannot exhaust
@@ -65,6 +70,46 @@ type Member struct {
 	WitnessURL string
 	// Keys are the member's public keys, in file order.
 	Keys []*Key
+	// TLSPins are the SHA-256 digests of the SubjectPublicKeyInfo of the
+	// member's mTLS client keys. A client certificate authenticates a call
+	// only while its key's digest is listed here: removing a pin revokes
+	// the key at once, whatever the certificate's own validity says.
+	TLSPins [][sha256.Size]byte
+}
+
+// HasTLSPin reports whether spki (a SHA-256 of a DER SubjectPublicKeyInfo)
+// is pinned for the member.
+func (m *Member) HasTLSPin(spki [sha256.Size]byte) bool {
+	return slices.Contains(m.TLSPins, spki)
+}
+
+// MemberByTLSPin returns the member that pins spki. Pins are unique across
+// a parsed directory.
+func (d *Directory) MemberByTLSPin(spki [sha256.Size]byte) (*Member, bool) {
+	for _, m := range d.Members {
+		if m.HasTLSPin(spki) {
+			return m, true
+		}
+	}
+	return nil, false
+}
+
+// Log is what the federation says about its Merkle log: the name and key
+// the hub signs checkpoints under, whose hub it is, and how many witnesses
+// a checkpoint needs before members and auditors trust it.
+type Log struct {
+	// Origin is the checkpoint's first line and the log key's name.
+	Origin string
+	// VerifierKey is the log key's note verifier key, as written; Parse
+	// checked that it is one, named Origin.
+	VerifierKey string
+	// Operator is the id of the member that runs the hub. Its own witness
+	// never counts toward a quorum: a hub must not vouch for itself.
+	Operator string
+	// Quorum is how many distinct members other than Operator must have
+	// cosigned a checkpoint. 0 means checkpoints are not witnessed (a
+	// single-member test network).
+	Quorum int
 }
 
 // HasRole reports whether the member has role r.
@@ -82,6 +127,9 @@ type Directory struct {
 	TestNetwork bool
 	// Members, sorted by id.
 	Members []*Member
+	// Log describes the federation's Merkle log; nil when the directory
+	// names none (then nobody can check checkpoints against it).
+	Log *Log
 
 	// byKid indexes every key by kid. Nil for a Directory built by hand,
 	// in which case Key scans.
@@ -136,7 +184,15 @@ func (d *Directory) Key(kid string) (*Member, *Key, bool) {
 type fileDirectory struct {
 	Serial      uint64       `yaml:"serial"`
 	TestNetwork bool         `yaml:"test_network,omitempty"`
+	Log         *fileLog     `yaml:"log,omitempty"`
 	Members     []fileMember `yaml:"members"`
+}
+
+type fileLog struct {
+	Origin      string `yaml:"origin"`
+	VerifierKey string `yaml:"verifier_key"`
+	Operator    string `yaml:"operator"`
+	Quorum      int    `yaml:"quorum"`
 }
 
 type fileMember struct {
@@ -149,6 +205,7 @@ type fileMember struct {
 	Roles        []string  `yaml:"roles,omitempty,flow"`
 	WitnessURL   string    `yaml:"witness_url,omitempty"`
 	Keys         []fileKey `yaml:"keys,omitempty"`
+	TLSPins      []string  `yaml:"tls_spki_sha256,omitempty"`
 }
 
 type fileKey struct {
@@ -221,6 +278,7 @@ func Parse(data []byte) (*Directory, error) {
 	}
 	memberAt := map[string]int{}
 	kidAt := map[string]string{}
+	pinAt := map[[sha256.Size]byte]string{}
 	for i, fm := range f.Members {
 		m, err := parseMember(fm)
 		if err != nil {
@@ -238,10 +296,65 @@ func Parse(data []byte) (*Directory, error) {
 			kidAt[k.ID] = where
 			d.byKid[k.ID] = keyRef{member: m, key: k}
 		}
+		for j, pin := range m.TLSPins {
+			where := fmt.Sprintf("members[%d] (%s): tls_spki_sha256[%d]", i, m.ID, j)
+			if prev, dup := pinAt[pin]; dup {
+				return nil, fmt.Errorf("%s: already pinned at %s (a client key belongs to one member)", where, prev)
+			}
+			pinAt[pin] = where
+		}
 		d.Members = append(d.Members, m)
 	}
 	slices.SortFunc(d.Members, func(a, b *Member) int { return strings.Compare(a.ID, b.ID) })
+	if f.Log != nil {
+		l, err := parseLog(*f.Log, d)
+		if err != nil {
+			return nil, fmt.Errorf("log.%w", err)
+		}
+		d.Log = l
+	}
 	return d, nil
+}
+
+// parseLog's errors start with the field name, so the caller prefixes
+// "log.".
+func parseLog(fl fileLog, d *Directory) (*Log, error) {
+	if fl.Origin == "" {
+		return nil, errors.New("origin: missing")
+	}
+	if !utf8.ValidString(fl.Origin) || strings.IndexFunc(fl.Origin, unicode.IsSpace) >= 0 ||
+		strings.IndexFunc(fl.Origin, unicode.IsControl) >= 0 || strings.Contains(fl.Origin, "+") {
+		return nil, fmt.Errorf("origin: %q holds a space, a control character, a '+' or invalid UTF-8", fl.Origin)
+	}
+	v, err := note.NewVerifier(fl.VerifierKey)
+	if err != nil {
+		return nil, fmt.Errorf("verifier_key: %q is not a note verifier key: %v", fl.VerifierKey, err)
+	}
+	if v.Name() != fl.Origin {
+		return nil, fmt.Errorf("verifier_key: names %q, not the origin %q", v.Name(), fl.Origin)
+	}
+	if _, ok := d.Member(fl.Operator); !ok {
+		return nil, fmt.Errorf("operator: %q is not a member", fl.Operator)
+	}
+	witnesses := 0
+	for _, m := range d.Members {
+		if m.ID == fl.Operator {
+			continue
+		}
+		if slices.ContainsFunc(m.Keys, func(k *Key) bool { return k.Use == UseWitness }) {
+			witnesses++
+		}
+	}
+	if fl.Quorum < 0 || fl.Quorum > witnesses {
+		return nil, fmt.Errorf("quorum: %d, but %d members other than the operator hold a witness key", fl.Quorum, witnesses)
+	}
+	return &Log{Origin: fl.Origin, VerifierKey: fl.VerifierKey, Operator: fl.Operator, Quorum: fl.Quorum}, nil
+}
+
+// Verifier checks the log's signature on a checkpoint. It is made on each
+// call (cheaply) so that a Log stays a plain value.
+func (l *Log) Verifier() (note.Verifier, error) {
+	return note.NewVerifier(l.VerifierKey)
 }
 
 func idSuffix(id string) string {
@@ -312,6 +425,19 @@ func parseMember(fm fileMember) (*Member, error) {
 			return nil, fmt.Errorf("keys[%d].%w", i, err)
 		}
 		m.Keys = append(m.Keys, k)
+	}
+	for i, s := range fm.TLSPins {
+		// Lower-case hex only: one spelling per pin, as openssl prints it
+		// with `openssl pkey -pubin -outform DER | sha256sum`.
+		b, err := hex.DecodeString(s)
+		if err != nil || len(b) != sha256.Size || strings.ToLower(s) != s {
+			return nil, fmt.Errorf("tls_spki_sha256[%d]: %q is not a SHA-256 in lower-case hex (64 digits)", i, s)
+		}
+		pin := [sha256.Size]byte(b)
+		if m.HasTLSPin(pin) {
+			return nil, fmt.Errorf("tls_spki_sha256[%d]: %q listed twice", i, s)
+		}
+		m.TLSPins = append(m.TLSPins, pin)
 	}
 	return m, nil
 }
@@ -447,6 +573,9 @@ func checkHTTPSURL(s string) error {
 // yields a directory equal to d. Marshal does not validate: Parse does.
 func Marshal(d *Directory) ([]byte, error) {
 	f := fileDirectory{Serial: d.Serial, TestNetwork: d.TestNetwork}
+	if d.Log != nil {
+		f.Log = &fileLog{Origin: d.Log.Origin, VerifierKey: d.Log.VerifierKey, Operator: d.Log.Operator, Quorum: d.Log.Quorum}
+	}
 	for _, m := range d.Members {
 		fm := fileMember{
 			ID:           m.ID,
@@ -463,6 +592,9 @@ func Marshal(d *Directory) ([]byte, error) {
 		}
 		for _, r := range m.Roles {
 			fm.Roles = append(fm.Roles, string(r))
+		}
+		for _, p := range m.TLSPins {
+			fm.TLSPins = append(fm.TLSPins, hex.EncodeToString(p[:]))
 		}
 		for _, k := range m.Keys {
 			fm.Keys = append(fm.Keys, fileKey{

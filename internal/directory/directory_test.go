@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/headsup-dev/headsup/internal/directory"
+	"golang.org/x/mod/sumdb/note"
 )
 
 // seedKey returns a deterministic Ed25519 key so that test files are stable.
@@ -30,6 +31,19 @@ func seedKey(t testing.TB, b byte) (ed25519.PublicKey, ed25519.PrivateKey) {
 
 func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
 
+// pinHex is the pin of voxhost's mTLS client key in validYAML.
+var pinHex = strings.Repeat("ab", 32)
+
+// logVerifierKey is the log key of validYAML, named for its origin.
+func logVerifierKey(t testing.TB) string {
+	t.Helper()
+	vkey, err := note.NewEd25519VerifierKey("headsup.example/log", mustPub(t, 4))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return vkey
+}
+
 // validYAML is a directory of two members; edit it with strings.Replace to
 // make each bad case.
 func validYAML(t testing.TB) string {
@@ -39,6 +53,11 @@ func validYAML(t testing.TB) string {
 	pub3, _ := seedKey(t, 3)
 	return `serial: 7
 test_network: true
+log:
+  origin: headsup.example/log
+  verifier_key: ` + logVerifierKey(t) + `
+  operator: edgeshield
+  quorum: 1
 members:
   - id: voxhost
     name: VoxHost
@@ -48,6 +67,7 @@ members:
     domains: [voxhost.example]
     roles: [subscribe, audit]
     witness_url: https://witness.voxhost.example/
+    tls_spki_sha256: [` + pinHex + `]
     keys:
       - kid: ` + directory.Thumbprint(pub3) + `
         use: witness
@@ -115,6 +135,17 @@ func TestParseValid(t *testing.T) {
 	if v.WitnessURL != "https://witness.voxhost.example/" || len(v.Prefixes) != 2 {
 		t.Errorf("voxhost = %+v", v)
 	}
+	var pin [32]byte
+	copy(pin[:], bytes.Repeat([]byte{0xab}, 32))
+	if pm, ok := d.MemberByTLSPin(pin); !ok || pm != v || m.HasTLSPin(pin) {
+		t.Errorf("MemberByTLSPin = %v, %v; edgeshield has it: %v", pm, ok, m.HasTLSPin(pin))
+	}
+	if _, ok := d.MemberByTLSPin([32]byte{}); ok {
+		t.Error("MemberByTLSPin(zero) found")
+	}
+	if l := d.Log; l == nil || l.Origin != "headsup.example/log" || l.Operator != "edgeshield" || l.Quorum != 1 || l.VerifierKey != logVerifierKey(t) {
+		t.Errorf("log = %+v", l)
+	}
 }
 
 func TestParseErrors(t *testing.T) {
@@ -179,6 +210,18 @@ func TestParseErrors(t *testing.T) {
 		{name: "not_after before not_before", old: "not_after:  2027-01-01T00:00:00Z", new: "not_after:  2025-01-01T00:00:00Z", wantError: "keys[0].not_after: 2025-01-01T00:00:00Z is not after not_before"},
 		{name: "not_after equals not_before", old: "not_after:  2027-01-01T00:00:00Z", new: "not_after:  2026-01-01T00:00:00Z", wantError: "not after not_before"},
 		{name: "revoked_at bad", old: "revoked_at: 2026-06-01T00:00:00Z", new: "revoked_at: soon", wantError: "keys[0].revoked_at"},
+		{name: "pin upper case", old: "[" + pinHex + "]", new: "[" + strings.ToUpper(pinHex) + "]", wantError: `members[0] (voxhost): tls_spki_sha256[0]: "` + strings.ToUpper(pinHex) + `" is not a SHA-256 in lower-case hex`},
+		{name: "pin short", old: "[" + pinHex + "]", new: "[abcd]", wantError: "tls_spki_sha256[0]: \"abcd\" is not a SHA-256"},
+		{name: "pin twice", old: "[" + pinHex + "]", new: "[" + pinHex + ", " + pinHex + "]", wantError: "tls_spki_sha256[1]: " + `"` + pinHex + `" listed twice`},
+		{name: "pin of two members", old: "    witness_url: \"\"", new: "    witness_url: \"\"\n    tls_spki_sha256: [" + pinHex + "]", wantError: "members[1] (edgeshield): tls_spki_sha256[0]: already pinned at members[0] (voxhost): tls_spki_sha256[0]"},
+		{name: "log origin missing", old: "  origin: headsup.example/log\n", new: "", wantError: "log.origin: missing"},
+		{name: "log origin with space", old: "origin: headsup.example/log", new: "origin: headsup example", wantError: "log.origin: \"headsup example\" holds a space"},
+		{name: "log key of another name", old: "origin: headsup.example/log", new: "origin: other.example/log", wantError: `log.verifier_key: names "headsup.example/log", not the origin "other.example/log"`},
+		{name: "log key garbage", old: "verifier_key: " + logVerifierKey(t), new: "verifier_key: nope", wantError: `log.verifier_key: "nope" is not a note verifier key`},
+		{name: "log operator unknown", old: "operator: edgeshield", new: "operator: nobody", wantError: `log.operator: "nobody" is not a member`},
+		{name: "log quorum unreachable", old: "quorum: 1", new: "quorum: 2", wantError: "log.quorum: 2, but 1 members other than the operator hold a witness key"},
+		{name: "log quorum counts no operator", old: "operator: edgeshield", new: "operator: voxhost", wantError: "log.quorum: 1, but 0 members"},
+		{name: "log quorum negative", old: "quorum: 1", new: "quorum: -1", wantError: "log.quorum: -1"},
 		{name: "duplicate kid across members", old: "kid: " + directory.Thumbprint(mustPub(t, 3)) + "\n        use: witness\n        public_key: " + b64(mustPub(t, 3)),
 			new: "kid: " + kid1 + "\n        use: witness\n        public_key: " + b64(pub1), wantError: "already used at members[0] (voxhost): keys[0]"},
 	} {

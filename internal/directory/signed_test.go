@@ -239,9 +239,9 @@ func TestSignRefuses(t *testing.T) {
 	}{
 		{"invalid directory", strings.Replace(text, "use: notice", "use: nonsense", 1), skey, `"nonsense" is not a key use`},
 		{"not YAML", "serial: [\n", skey, "yaml"},
-		{"tab", strings.Replace(text, "name: VoxHost", "name:\tVoxHost", 1), skey, "line 5: tab"},
+		{"tab", strings.Replace(text, "name: VoxHost", "name:\tVoxHost", 1), skey, "line 10: tab"},
 		{"CRLF", strings.ReplaceAll(text, "\n", "\r\n"), skey, "line 1: carriage return (use LF line endings)"},
-		{"not UTF-8", strings.Replace(text, "VoxHost", "Vox\xffHost", 1), skey, "line 5: byte 0xff is not UTF-8"},
+		{"not UTF-8", strings.Replace(text, "VoxHost", "Vox\xffHost", 1), skey, "line 10: byte 0xff is not UTF-8"},
 		{"already signed", string(signYAML(t, text, skey)), skey, "already signed"},
 		{"verifier key as signing key", text, vkey, "governance signing key: "},
 		{"no signing key", text, "", "governance signing key: "},
