@@ -338,6 +338,7 @@ type SubscribeResponse struct {
 	//	*SubscribeResponse_Entry
 	//	*SubscribeResponse_Redacted
 	//	*SubscribeResponse_Heartbeat
+	//	*SubscribeResponse_Directory
 	Event         isSubscribeResponse_Event `protobuf_oneof:"event"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -416,6 +417,15 @@ func (x *SubscribeResponse) GetHeartbeat() *Heartbeat {
 	return nil
 }
 
+func (x *SubscribeResponse) GetDirectory() *DirectoryEntry {
+	if x != nil {
+		if x, ok := x.Event.(*SubscribeResponse_Directory); ok {
+			return x.Directory
+		}
+	}
+	return nil
+}
+
 type isSubscribeResponse_Event interface {
 	isSubscribeResponse_Event()
 }
@@ -440,6 +450,11 @@ type SubscribeResponse_Heartbeat struct {
 	Heartbeat *Heartbeat `protobuf:"bytes,4,opt,name=heartbeat,proto3,oneof"`
 }
 
+type SubscribeResponse_Directory struct {
+	// A version of the signed directory, appended to the log by the hub.
+	Directory *DirectoryEntry `protobuf:"bytes,5,opt,name=directory,proto3,oneof"`
+}
+
 func (*SubscribeResponse_Start) isSubscribeResponse_Event() {}
 
 func (*SubscribeResponse_Entry) isSubscribeResponse_Event() {}
@@ -447,6 +462,8 @@ func (*SubscribeResponse_Entry) isSubscribeResponse_Event() {}
 func (*SubscribeResponse_Redacted) isSubscribeResponse_Event() {}
 
 func (*SubscribeResponse_Heartbeat) isSubscribeResponse_Event() {}
+
+func (*SubscribeResponse_Directory) isSubscribeResponse_Event() {}
 
 // SubscribeStart describes the log and the resolved starting position.
 type SubscribeStart struct {
@@ -652,6 +669,83 @@ func (x *RedactedEntry) GetJws() string {
 	return ""
 }
 
+// DirectoryEntry is a version of the directory of members as the
+// federation's governance key signed it. The hub appends each new version
+// to the log (subject headsup.directory.<serial>), so the key state at any
+// position of history comes from the log itself. Its Merkle leaf is the
+// signed note, byte for byte.
+type DirectoryEntry struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The entry's position in the log.
+	Sequence uint64 `protobuf:"varint,1,opt,name=sequence,proto3" json:"sequence,omitempty"`
+	// When the log stored it.
+	StoredAt *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=stored_at,json=storedAt,proto3" json:"stored_at,omitempty"`
+	// The directory's serial.
+	Serial uint64 `protobuf:"varint,3,opt,name=serial,proto3" json:"serial,omitempty"`
+	// The signed note: the directory YAML and the governance signature.
+	SignedDirectory []byte `protobuf:"bytes,4,opt,name=signed_directory,json=signedDirectory,proto3" json:"signed_directory,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *DirectoryEntry) Reset() {
+	*x = DirectoryEntry{}
+	mi := &file_headsup_v1_hub_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DirectoryEntry) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DirectoryEntry) ProtoMessage() {}
+
+func (x *DirectoryEntry) ProtoReflect() protoreflect.Message {
+	mi := &file_headsup_v1_hub_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DirectoryEntry.ProtoReflect.Descriptor instead.
+func (*DirectoryEntry) Descriptor() ([]byte, []int) {
+	return file_headsup_v1_hub_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *DirectoryEntry) GetSequence() uint64 {
+	if x != nil {
+		return x.Sequence
+	}
+	return 0
+}
+
+func (x *DirectoryEntry) GetStoredAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StoredAt
+	}
+	return nil
+}
+
+func (x *DirectoryEntry) GetSerial() uint64 {
+	if x != nil {
+		return x.Serial
+	}
+	return 0
+}
+
+func (x *DirectoryEntry) GetSignedDirectory() []byte {
+	if x != nil {
+		return x.SignedDirectory
+	}
+	return nil
+}
+
 // Heartbeat says the subscription is alive.
 type Heartbeat struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -665,7 +759,7 @@ type Heartbeat struct {
 
 func (x *Heartbeat) Reset() {
 	*x = Heartbeat{}
-	mi := &file_headsup_v1_hub_proto_msgTypes[8]
+	mi := &file_headsup_v1_hub_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -677,7 +771,7 @@ func (x *Heartbeat) String() string {
 func (*Heartbeat) ProtoMessage() {}
 
 func (x *Heartbeat) ProtoReflect() protoreflect.Message {
-	mi := &file_headsup_v1_hub_proto_msgTypes[8]
+	mi := &file_headsup_v1_hub_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -690,7 +784,7 @@ func (x *Heartbeat) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Heartbeat.ProtoReflect.Descriptor instead.
 func (*Heartbeat) Descriptor() ([]byte, []int) {
-	return file_headsup_v1_hub_proto_rawDescGZIP(), []int{8}
+	return file_headsup_v1_hub_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Heartbeat) GetLastSequence() uint64 {
@@ -728,12 +822,13 @@ const file_headsup_v1_hub_proto_rawDesc = "" +
 	"\x05since\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampH\x00R\x05since\x12\x1b\n" +
 	"\bnew_only\x18\x03 \x01(\bH\x00R\anewOnly\x12\x15\n" +
 	"\x06log_id\x18\x04 \x01(\tR\x05logIdB\a\n" +
-	"\x05start\"\xeb\x01\n" +
+	"\x05start\"\xa7\x02\n" +
 	"\x11SubscribeResponse\x122\n" +
 	"\x05start\x18\x01 \x01(\v2\x1a.headsup.v1.SubscribeStartH\x00R\x05start\x12)\n" +
 	"\x05entry\x18\x02 \x01(\v2\x11.headsup.v1.EntryH\x00R\x05entry\x127\n" +
 	"\bredacted\x18\x03 \x01(\v2\x19.headsup.v1.RedactedEntryH\x00R\bredacted\x125\n" +
-	"\theartbeat\x18\x04 \x01(\v2\x15.headsup.v1.HeartbeatH\x00R\theartbeatB\a\n" +
+	"\theartbeat\x18\x04 \x01(\v2\x15.headsup.v1.HeartbeatH\x00R\theartbeat\x12:\n" +
+	"\tdirectory\x18\x05 \x01(\v2\x1a.headsup.v1.DirectoryEntryH\x00R\tdirectoryB\a\n" +
 	"\x05event\"\x9a\x01\n" +
 	"\x0eSubscribeStart\x12\x15\n" +
 	"\x06log_id\x18\x01 \x01(\tR\x05logId\x12%\n" +
@@ -747,7 +842,12 @@ const file_headsup_v1_hub_proto_rawDesc = "" +
 	"\rRedactedEntry\x12\x1a\n" +
 	"\bsequence\x18\x01 \x01(\x04R\bsequence\x127\n" +
 	"\tstored_at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\bstoredAt\x12\x10\n" +
-	"\x03jws\x18\x03 \x01(\tR\x03jws\"`\n" +
+	"\x03jws\x18\x03 \x01(\tR\x03jws\"\xa8\x01\n" +
+	"\x0eDirectoryEntry\x12\x1a\n" +
+	"\bsequence\x18\x01 \x01(\x04R\bsequence\x127\n" +
+	"\tstored_at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\bstoredAt\x12\x16\n" +
+	"\x06serial\x18\x03 \x01(\x04R\x06serial\x12)\n" +
+	"\x10signed_directory\x18\x04 \x01(\fR\x0fsignedDirectory\"`\n" +
 	"\tHeartbeat\x12#\n" +
 	"\rlast_sequence\x18\x01 \x01(\x04R\flastSequence\x12.\n" +
 	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time2\x9c\x01\n" +
@@ -768,7 +868,7 @@ func file_headsup_v1_hub_proto_rawDescGZIP() []byte {
 	return file_headsup_v1_hub_proto_rawDescData
 }
 
-var file_headsup_v1_hub_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_headsup_v1_hub_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
 var file_headsup_v1_hub_proto_goTypes = []any{
 	(*Envelope)(nil),              // 0: headsup.v1.Envelope
 	(*PublishRequest)(nil),        // 1: headsup.v1.PublishRequest
@@ -778,30 +878,33 @@ var file_headsup_v1_hub_proto_goTypes = []any{
 	(*SubscribeStart)(nil),        // 5: headsup.v1.SubscribeStart
 	(*Entry)(nil),                 // 6: headsup.v1.Entry
 	(*RedactedEntry)(nil),         // 7: headsup.v1.RedactedEntry
-	(*Heartbeat)(nil),             // 8: headsup.v1.Heartbeat
-	(*timestamppb.Timestamp)(nil), // 9: google.protobuf.Timestamp
+	(*DirectoryEntry)(nil),        // 8: headsup.v1.DirectoryEntry
+	(*Heartbeat)(nil),             // 9: headsup.v1.Heartbeat
+	(*timestamppb.Timestamp)(nil), // 10: google.protobuf.Timestamp
 }
 var file_headsup_v1_hub_proto_depIdxs = []int32{
 	0,  // 0: headsup.v1.PublishRequest.envelope:type_name -> headsup.v1.Envelope
-	9,  // 1: headsup.v1.PublishResponse.stored_at:type_name -> google.protobuf.Timestamp
-	9,  // 2: headsup.v1.SubscribeRequest.since:type_name -> google.protobuf.Timestamp
+	10, // 1: headsup.v1.PublishResponse.stored_at:type_name -> google.protobuf.Timestamp
+	10, // 2: headsup.v1.SubscribeRequest.since:type_name -> google.protobuf.Timestamp
 	5,  // 3: headsup.v1.SubscribeResponse.start:type_name -> headsup.v1.SubscribeStart
 	6,  // 4: headsup.v1.SubscribeResponse.entry:type_name -> headsup.v1.Entry
 	7,  // 5: headsup.v1.SubscribeResponse.redacted:type_name -> headsup.v1.RedactedEntry
-	8,  // 6: headsup.v1.SubscribeResponse.heartbeat:type_name -> headsup.v1.Heartbeat
-	9,  // 7: headsup.v1.Entry.stored_at:type_name -> google.protobuf.Timestamp
-	0,  // 8: headsup.v1.Entry.envelope:type_name -> headsup.v1.Envelope
-	9,  // 9: headsup.v1.RedactedEntry.stored_at:type_name -> google.protobuf.Timestamp
-	9,  // 10: headsup.v1.Heartbeat.time:type_name -> google.protobuf.Timestamp
-	1,  // 11: headsup.v1.HubService.Publish:input_type -> headsup.v1.PublishRequest
-	3,  // 12: headsup.v1.HubService.Subscribe:input_type -> headsup.v1.SubscribeRequest
-	2,  // 13: headsup.v1.HubService.Publish:output_type -> headsup.v1.PublishResponse
-	4,  // 14: headsup.v1.HubService.Subscribe:output_type -> headsup.v1.SubscribeResponse
-	13, // [13:15] is the sub-list for method output_type
-	11, // [11:13] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	9,  // 6: headsup.v1.SubscribeResponse.heartbeat:type_name -> headsup.v1.Heartbeat
+	8,  // 7: headsup.v1.SubscribeResponse.directory:type_name -> headsup.v1.DirectoryEntry
+	10, // 8: headsup.v1.Entry.stored_at:type_name -> google.protobuf.Timestamp
+	0,  // 9: headsup.v1.Entry.envelope:type_name -> headsup.v1.Envelope
+	10, // 10: headsup.v1.RedactedEntry.stored_at:type_name -> google.protobuf.Timestamp
+	10, // 11: headsup.v1.DirectoryEntry.stored_at:type_name -> google.protobuf.Timestamp
+	10, // 12: headsup.v1.Heartbeat.time:type_name -> google.protobuf.Timestamp
+	1,  // 13: headsup.v1.HubService.Publish:input_type -> headsup.v1.PublishRequest
+	3,  // 14: headsup.v1.HubService.Subscribe:input_type -> headsup.v1.SubscribeRequest
+	2,  // 15: headsup.v1.HubService.Publish:output_type -> headsup.v1.PublishResponse
+	4,  // 16: headsup.v1.HubService.Subscribe:output_type -> headsup.v1.SubscribeResponse
+	15, // [15:17] is the sub-list for method output_type
+	13, // [13:15] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_headsup_v1_hub_proto_init() }
@@ -819,6 +922,7 @@ func file_headsup_v1_hub_proto_init() {
 		(*SubscribeResponse_Entry)(nil),
 		(*SubscribeResponse_Redacted)(nil),
 		(*SubscribeResponse_Heartbeat)(nil),
+		(*SubscribeResponse_Directory)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -826,7 +930,7 @@ func file_headsup_v1_hub_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_headsup_v1_hub_proto_rawDesc), len(file_headsup_v1_hub_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   9,
+			NumMessages:   10,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
