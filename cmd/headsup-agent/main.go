@@ -45,6 +45,8 @@ func command() *cli.Command {
 			&cli.StringFlag{Name: "ca", Usage: "CA certificate (PEM) to verify the hub with; the system roots when absent", Sources: cli.EnvVars("HEADSUP_CA"), TakesFile: true},
 			&cli.StringFlag{Name: "member", Usage: "your member id", Sources: cli.EnvVars("HEADSUP_MEMBER")},
 			&cli.StringFlag{Name: "directory", Usage: "your own copy of the member directory", Sources: cli.EnvVars("HEADSUP_DIRECTORY"), TakesFile: true},
+			&cli.StringFlag{Name: "tls-client-cert", Usage: "mTLS client certificate (PEM) whose key your directory entry pins; instead of --call-key", Sources: cli.EnvVars("HEADSUP_TLS_CLIENT_CERT"), TakesFile: true},
+			&cli.StringFlag{Name: "tls-client-key", Usage: "the key of --tls-client-cert (PEM)", Sources: cli.EnvVars("HEADSUP_TLS_CLIENT_KEY"), TakesFile: true},
 			&cli.StringFlag{Name: "call-key", Usage: "your call key (PEM): every call to the hub carries a token signed with it", Sources: cli.EnvVars("HEADSUP_CALL_KEY"), TakesFile: true},
 			&cli.StringFlag{Name: "origin", Usage: "the hub's name in call tokens (default: the --hub address)", Sources: cli.EnvVars("HEADSUP_ORIGIN")},
 			&cli.StringFlag{Name: "directory-verifier", Usage: "governance verifier key (or a file holding it) every directory version must be signed with", Sources: cli.EnvVars("HEADSUP_DIRECTORY_VERIFIER")},
@@ -80,7 +82,7 @@ func run(ctx context.Context, cmd *cli.Command) error {
 		}
 		defer closer.Close()
 	}
-	for flag, dst := range map[string]*string{"ca": &cfg.CAFile, "hub": &cfg.Hub, "member": &cfg.Member, "directory": &cfg.DirectoryPath, "state": &cfg.StateDir} {
+	for flag, dst := range map[string]*string{"ca": &cfg.CAFile, "tls-client-cert": &cfg.TLSClientCert, "tls-client-key": &cfg.TLSClientKey, "hub": &cfg.Hub, "member": &cfg.Member, "directory": &cfg.DirectoryPath, "state": &cfg.StateDir} {
 		if v := cmd.String(flag); v != "" {
 			*dst = v
 		}

@@ -30,6 +30,18 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.Command {
 				Sources:   cli.EnvVars("HEADSUP_CA"),
 			},
 			&cli.StringFlag{
+				Name:      "tls-client-cert",
+				Usage:     "your mTLS client certificate (PEM), whose key your directory entry pins; instead of --call-key",
+				TakesFile: true,
+				Sources:   cli.EnvVars("HEADSUP_TLS_CLIENT_CERT"),
+			},
+			&cli.StringFlag{
+				Name:      "tls-client-key",
+				Usage:     "the key of --tls-client-cert (PEM)",
+				TakesFile: true,
+				Sources:   cli.EnvVars("HEADSUP_TLS_CLIENT_KEY"),
+			},
+			&cli.StringFlag{
 				Name:      "call-key",
 				Usage:     "your call key (PEM, from keygen --use call): every call carries a token signed with it",
 				TakesFile: true,
@@ -68,6 +80,7 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.Command {
 			matchCommand(),
 			hashCommand(),
 			directoryCommand(),
+			benchCommand(),
 		},
 		Action: func(_ context.Context, cmd *cli.Command) error {
 			if cmd.NArg() > 0 {

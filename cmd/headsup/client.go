@@ -24,7 +24,7 @@ func dial(cmd *cli.Command) (*grpc.ClientConn, error) {
 	if addr == "" {
 		return nil, usagef("--hub: empty address")
 	}
-	creds, err := transport.ClientCredentials(addr, cmd.String("ca"))
+	creds, err := transport.ClientCredentials(addr, transport.ClientConfig{CAFile: cmd.String("ca"), CertFile: cmd.String("tls-client-cert"), KeyFile: cmd.String("tls-client-key")})
 	if err != nil {
 		return nil, err
 	}

@@ -391,7 +391,7 @@ func memberMatchConfig(cfg match.Config, member string, dir *directory.Directory
 // subscribe reads the hub from the committed cursor, reconnecting after
 // failures; delivery is at least once and the loop drops what it has.
 func (a *agent) subscribe(ctx context.Context, out chan<- received) error {
-	creds, err := transport.ClientCredentials(a.cfg.Hub, a.cfg.CAFile)
+	creds, err := transport.ClientCredentials(a.cfg.Hub, transport.ClientConfig{CAFile: a.cfg.CAFile, CertFile: a.cfg.TLSClientCert, KeyFile: a.cfg.TLSClientKey})
 	if err != nil {
 		return fmt.Errorf("agent: %w", err)
 	}

@@ -40,6 +40,10 @@ type Config struct {
 	// CAFile verifies the hub's TLS certificate (the system roots when
 	// empty); a loopback hub without one is reached in plaintext.
 	CAFile string
+	// TLSClientCert and TLSClientKey, when set, authenticate the agent to
+	// the hub with mTLS (its directory entry pins the key) instead of call
+	// tokens.
+	TLSClientCert, TLSClientKey string
 	// Member is this provider's member id.
 	Member string
 	// DirectoryPath is the agent's own copy of the member directory,

@@ -49,7 +49,9 @@ type File struct {
 	CA                string         `yaml:"ca"`
 	Member            string         `yaml:"member"`
 	Directory         string         `yaml:"directory"`
-	CallKey           string         `yaml:"call_key"` // file of the call key (PEM)
+	CallKey           string         `yaml:"call_key"`        // file of the call key (PEM)
+	TLSClientCert     string         `yaml:"tls_client_cert"` // mTLS instead of call tokens
+	TLSClientKey      string         `yaml:"tls_client_key"`
 	Origin            string         `yaml:"origin"`
 	DirectoryVerifier string         `yaml:"directory_verifier"` // the key, or a file holding it
 	State             string         `yaml:"state"`
@@ -132,6 +134,8 @@ func (f *File) Apply(cfg *Config, stdout io.Writer, logger *slog.Logger) (io.Clo
 	}
 	set(&cfg.Hub, f.Hub)
 	set(&cfg.CAFile, f.CA)
+	set(&cfg.TLSClientCert, f.TLSClientCert)
+	set(&cfg.TLSClientKey, f.TLSClientKey)
 	set(&cfg.Member, f.Member)
 	set(&cfg.DirectoryPath, f.Directory)
 	set(&cfg.Origin, f.Origin)

@@ -66,6 +66,19 @@
 // exp + leeway) bounds how fast one member, or a thief of its key, can fill
 // the store. The count is kept per Verifier, that is per hub replica.
 //
+// # mTLS
+//
+// A member may authenticate with an mTLS client certificate instead of
+// tokens: the directory pins the SHA-256 of the key's SubjectPublicKeyInfo
+// (tls_spki_sha256). The hub's TLS layer refuses a certificate whose key
+// no member pins (VerifyPinnedClient, run as tls.Config.VerifyConnection,
+// which also runs on resumed sessions), and the interceptors look the pin
+// up again in the directory in force at every call, so removing a pin
+// stops a connection opened before. A call with both a token and a client
+// certificate must name one member in both. An mTLS caller has no method
+// binding and no replay check to pass: the TLS session itself is the
+// proof of possession.
+//
 // # Errors and gRPC codes
 //
 // Every failure wraps exactly one sentinel. This package maps none of them
@@ -74,6 +87,8 @@
 //
 //	ErrMissing                 Unauthenticated     no authorization metadata
 //	ErrTwoCredentials          Unauthenticated     more than one authorization value
+//	ErrUnpinned                Unauthenticated     the TLS client key is pinned by no member
+//	ErrIdentitiesDisagree      Unauthenticated     token and TLS client key name two members
 //	ErrMalformed               Unauthenticated     not "Bearer <JWS>", not strict base64url
 //	                                               or JSON, duplicate names, too large
 //	ErrHeader                  Unauthenticated     header not exactly {alg, typ, kid}, wrong

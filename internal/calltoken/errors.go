@@ -46,6 +46,12 @@ var (
 	// ErrReplayStoreUnavailable: the replay store could not record the
 	// jti, so the call is refused (fail closed); retry later.
 	ErrReplayStoreUnavailable = errors.New("replay store unavailable")
+	// ErrUnpinned: the call's TLS client key is pinned by no member of
+	// the directory in force.
+	ErrUnpinned = errors.New("TLS client key not pinned")
+	// ErrIdentitiesDisagree: the call token and the TLS client key speak
+	// for different members.
+	ErrIdentitiesDisagree = errors.New("call token and TLS client key name different members")
 	// ErrNoDirectory: the verifier has no directory of members yet.
 	ErrNoDirectory = errors.New("no directory of members")
 )

@@ -50,13 +50,6 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("data directory: %w", err)
 	}
 
-	creds, err := transport.ServerCredentials(cfg.Listen, cfg.TLS)
-	if err != nil {
-		return err
-	}
-	if creds == nil && !transport.IsLoopback(cfg.Listen) {
-		logger.Warn("INSECURE: serving plaintext gRPC off loopback (--insecure); only behind a TLS-terminating proxy", "listen", cfg.Listen)
-	}
 	nc, closeNATS, err := connect(ctx, cfg)
 	if err != nil {
 		return err
@@ -81,6 +74,19 @@ func Run(ctx context.Context, cfg Config) error {
 	dirs := &directorySource{path: cfg.DirectoryPath, vkey: cfg.DirectoryVerifier, logger: logger}
 	svc := &service{cfg: cfg, log: log, dir: dirs.Current, logs: logger, stopping: stopping, limits: newMemberLimits(cfg)}
 
+	tlsCfg := cfg.TLS
+	if cfg.Origin != "" {
+		// With access control on, a pinned mTLS client key is the
+		// alternative to call tokens.
+		tlsCfg.VerifyClient = calltoken.VerifyPinnedClient(dirs.Current)
+	}
+	creds, err := transport.ServerCredentials(cfg.Listen, tlsCfg)
+	if err != nil {
+		return err
+	}
+	if creds == nil && !transport.IsLoopback(cfg.Listen) {
+		logger.Warn("INSECURE: serving plaintext gRPC off loopback (--insecure); only behind a TLS-terminating proxy", "listen", cfg.Listen)
+	}
 	var auth []grpc.ServerOption
 	if cfg.Origin != "" {
 		js, err := jetstream.New(nc)

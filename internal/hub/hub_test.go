@@ -718,7 +718,7 @@ func TestTLS(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = stop() })
 	call := func(ca string) error {
-		creds, err := transport.ClientCredentials(addr.String(), ca)
+		creds, err := transport.ClientCredentials(addr.String(), transport.ClientConfig{CAFile: ca})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -350,12 +350,10 @@ func (s *service) stillAllowed(c *calltoken.Caller, audit bool) error {
 	if dir == nil {
 		return nil
 	}
-	member, key, ok := dir.Key(c.KeyID)
+	member, err := c.StillAllowed(dir, s.cfg.Now())
 	switch {
-	case !ok || member.ID != c.Member.ID:
-		return fmt.Errorf("%w: key %s of %q is no longer in the directory", calltoken.ErrUnknownKey, c.KeyID, c.Member.ID)
-	case key.ValidAt(s.cfg.Now()) != nil:
-		return fmt.Errorf("%w: key %s of %q: %v", calltoken.ErrKeyNotValid, c.KeyID, member.ID, key.ValidAt(s.cfg.Now()))
+	case err != nil:
+		return err
 	case audit && !member.HasRole(directory.RoleAudit):
 		return fmt.Errorf("%w: member %q no longer has the %q role: subscribe again", ErrNoRole, member.ID, directory.RoleAudit)
 	case !member.HasRole(directory.RoleSubscribe) && !member.HasRole(directory.RoleAudit):

@@ -72,6 +72,8 @@ var codeOf = []struct {
 
 	{calltoken.ErrMissing, codes.Unauthenticated},
 	{calltoken.ErrTwoCredentials, codes.Unauthenticated},
+	{calltoken.ErrUnpinned, codes.Unauthenticated},
+	{calltoken.ErrIdentitiesDisagree, codes.Unauthenticated},
 	{calltoken.ErrMalformed, codes.Unauthenticated},
 	{calltoken.ErrHeader, codes.Unauthenticated},
 	{calltoken.ErrUnknownKey, codes.Unauthenticated},

@@ -106,3 +106,71 @@ func serial() *big.Int {
 	}
 	return n
 }
+
+// DevClientCertificate writes a self-signed mTLS client certificate and its
+// key for member into dir (<member>.client.pem, <member>.client.key, the
+// key 0600, never overwritten) and returns its SPKI pin, the value of the
+// member's tls_spki_sha256 in the directory. Self-signed is enough: the hub
+// trusts the pinned key, not a CA.
+func DevClientCertificate(dir, member string, validity time.Duration) (pin [32]byte, err error) {
+	if member == "" {
+		return pin, errors.New("--client: empty member id")
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return pin, err
+	}
+	certPath, keyPath := filepath.Join(dir, member+".client.pem"), filepath.Join(dir, member+".client.key")
+	for _, p := range []string{certPath, keyPath} {
+		if _, err := os.Stat(p); err == nil {
+			return pin, fmt.Errorf("%s already exists; refusing to overwrite", p)
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return pin, err
+		}
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return pin, err
+	}
+	now := time.Now()
+	tmpl := &x509.Certificate{
+		SerialNumber: serial(), Subject: pkix.Name{CommonName: member},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(validity),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return pin, err
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return pin, err
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return pin, err
+	}
+	if err := os.WriteFile(keyPath, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+		return pin, err
+	}
+	if err := os.WriteFile(certPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+		return pin, err
+	}
+	return SPKIPin(cert), nil
+}
+
+// PinOfFile returns the SPKI pin of the first certificate in a PEM file.
+func PinOfFile(path string) ([32]byte, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return [32]byte{}, err
+	}
+	block, _ := pem.Decode(b)
+	if block == nil || block.Type != "CERTIFICATE" {
+		return [32]byte{}, fmt.Errorf("%s: no PEM CERTIFICATE block", path)
+	}
+	cert, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		return [32]byte{}, fmt.Errorf("%s: %w", path, err)
+	}
+	return SPKIPin(cert), nil
+}

@@ -9,6 +9,7 @@
 package transport
 
 import (
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -47,6 +48,21 @@ type ServerConfig struct {
 	// trusted TLS-terminating proxy, say). The hub logs a warning at every
 	// start.
 	Insecure bool
+	// VerifyClient, when set, is asked about every client certificate,
+	// on full handshakes and on resumed sessions alike (it runs as
+	// tls.Config.VerifyConnection, which Go calls for both). A client
+	// without a certificate is let through to authenticate per call
+	// instead (call tokens). Client chains are not verified against any
+	// CA: the pinned key is the trust anchor, so a CA cannot vouch for a
+	// member.
+	VerifyClient func(leaf *x509.Certificate) error
+}
+
+// SPKIPin is the SHA-256 of a certificate's DER SubjectPublicKeyInfo: the
+// value a directory pins for a member's mTLS client key. It stays the same
+// when the certificate is renewed over the same key.
+func SPKIPin(cert *x509.Certificate) [sha256.Size]byte {
+	return sha256.Sum256(cert.RawSubjectPublicKeyInfo)
 }
 
 // ServerCredentials returns the listener's credentials for listen: TLS
@@ -59,23 +75,54 @@ func ServerCredentials(listen string, c ServerConfig) (credentials.TransportCred
 		if err != nil {
 			return nil, fmt.Errorf("--tls-cert/--tls-key: %w", err)
 		}
-		return credentials.NewTLS(&tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS13}), nil
+		cfg := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS13}
+		if c.VerifyClient != nil {
+			cfg.ClientAuth = tls.RequestClientCert
+			verify := c.VerifyClient
+			cfg.VerifyConnection = func(cs tls.ConnectionState) error {
+				if len(cs.PeerCertificates) == 0 {
+					return nil
+				}
+				return verify(cs.PeerCertificates[0])
+			}
+		}
+		return credentials.NewTLS(cfg), nil
 	case IsLoopback(listen) || c.Insecure:
 		return nil, nil
 	}
 	return nil, fmt.Errorf("%w: refusing to listen on %s without TLS: give --tls-cert and --tls-key (headsup certs makes a development pair), or --insecure behind a TLS proxy", ErrPlaintextOutsideLoopback, listen)
 }
 
+// ClientConfig is how a client reaches the hub.
+type ClientConfig struct {
+	// CAFile verifies the hub's certificate; empty means the system roots.
+	CAFile string
+	// CertFile and KeyFile, when set, are the client's mTLS certificate
+	// and key (PEM); the hub authenticates the member whose directory entry
+	// pins the key.
+	CertFile, KeyFile string
+}
+
 // ClientCredentials returns how to reach the hub at addr: TLS verified
-// against caFile (or the system roots when empty) for every non-loopback
-// hub and for a loopback one when caFile is given; plaintext to a
-// loopback hub otherwise.
-func ClientCredentials(addr, caFile string) (credentials.TransportCredentials, error) {
-	if caFile == "" && IsLoopback(addr) {
+// against c.CAFile (or the system roots when empty) for every non-loopback
+// hub and for a loopback one when a CA or a client certificate is given;
+// plaintext to a loopback hub otherwise.
+func ClientCredentials(addr string, c ClientConfig) (credentials.TransportCredentials, error) {
+	if (c.CertFile == "") != (c.KeyFile == "") {
+		return nil, errors.New("--tls-client-cert and --tls-client-key: give both or neither")
+	}
+	if c.CAFile == "" && c.CertFile == "" && IsLoopback(addr) {
 		return insecure.NewCredentials(), nil
 	}
 	cfg := &tls.Config{MinVersion: tls.VersionTLS13}
-	if caFile != "" {
+	if c.CertFile != "" {
+		cert, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("--tls-client-cert/--tls-client-key: %w", err)
+		}
+		cfg.Certificates = []tls.Certificate{cert}
+	}
+	if caFile := c.CAFile; caFile != "" {
 		pem, err := os.ReadFile(caFile)
 		if err != nil {
 			return nil, fmt.Errorf("--ca: %w", err)

@@ -1,11 +1,13 @@
 package transport_test
 
 import (
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -80,5 +82,43 @@ func TestDevCertificates(t *testing.T) {
 	}
 	if err := transport.DevCertificates(dir, []string{"hub.example"}, time.Hour); err == nil {
 		t.Error("DevCertificates overwrote existing keys")
+	}
+}
+
+func TestDevClientCertificateAndPin(t *testing.T) {
+	dir := t.TempDir()
+	pin, err := transport.DevClientCertificate(dir, "voxhost", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := transport.PinOfFile(filepath.Join(dir, "voxhost.client.pem"))
+	if err != nil || got != pin {
+		t.Fatalf("PinOfFile = %x, %v; DevClientCertificate said %x", got, err, pin)
+	}
+	cert, err := tls.LoadX509KeyPair(filepath.Join(dir, "voxhost.client.pem"), filepath.Join(dir, "voxhost.client.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := x509.ParseCertificate(cert.Certificate[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if transport.SPKIPin(leaf) != pin {
+		t.Error("the pin is not the SHA-256 of the certificate's SPKI")
+	}
+	if _, err := transport.DevClientCertificate(dir, "voxhost", time.Hour); err == nil || !strings.Contains(err.Error(), "refusing to overwrite") {
+		t.Errorf("second DevClientCertificate: %v, want a refusal to overwrite", err)
+	}
+	if _, err := transport.PinOfFile(filepath.Join(dir, "voxhost.client.key")); err == nil {
+		t.Error("PinOfFile took a key file for a certificate")
+	}
+	// Half a client pair is a mistake worth naming.
+	if _, err := transport.ClientCredentials("127.0.0.1:1", transport.ClientConfig{CertFile: filepath.Join(dir, "voxhost.client.pem")}); err == nil || !strings.Contains(err.Error(), "give both or neither") {
+		t.Errorf("cert without key: %v", err)
+	}
+	// A client certificate means TLS even to a loopback hub.
+	creds, err := transport.ClientCredentials("127.0.0.1:1", transport.ClientConfig{CertFile: filepath.Join(dir, "voxhost.client.pem"), KeyFile: filepath.Join(dir, "voxhost.client.key")})
+	if err != nil || creds.Info().SecurityProtocol != "tls" {
+		t.Errorf("loopback with a client certificate: %v, %v", creds, err)
 	}
 }
