@@ -80,7 +80,6 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.Command {
 			matchCommand(),
 			hashCommand(),
 			directoryCommand(),
-			benchCommand(),
 		},
 		Action: func(_ context.Context, cmd *cli.Command) error {
 			if cmd.NArg() > 0 {
