@@ -16,6 +16,7 @@ import (
 	headsupv1 "github.com/headsup-dev/headsup/api/headsup/v1"
 	"github.com/headsup-dev/headsup/internal/agent"
 	"github.com/headsup-dev/headsup/internal/alert"
+	"github.com/headsup-dev/headsup/internal/calltoken"
 	"github.com/headsup-dev/headsup/internal/customers"
 	"github.com/headsup-dev/headsup/internal/directory"
 	"github.com/headsup-dev/headsup/internal/envelope"
@@ -87,6 +88,7 @@ func runDemo(ctx context.Context, cmd *cli.Command) error {
 	go func() {
 		cfg := agent.DefaultConfig()
 		cfg.Hub, cfg.Member, cfg.DirectoryPath = hubAddr, vox.ID, dirPath
+		cfg.CallKey, cfg.Origin = vox.CallKey, demoOrigin
 		cfg.StateDir = filepath.Join(work, "voxhost-agent")
 		cfg.Customers = []agent.CustomerSource{customers.NewFile(custPath, "https://desk.voxhost.example/customers/{customer_id}", logger)}
 		cfg.Outputs = []agent.Output{{Sink: chanSink{events}}}
@@ -103,6 +105,12 @@ func runDemo(ctx context.Context, cmd *cli.Command) error {
 	defer conn.Close()
 	client := headsupv1.NewHubServiceClient(conn)
 	publish := func(m *story.Member, n *headsupv1.Notice, what string) error {
+		// Each member proves itself per call with a token from its own
+		// call key, as a real member's CLI does.
+		creds, err := calltoken.NewCredentials(m.CallKey, m.ID, demoOrigin, calltoken.AllowInsecureLoopback())
+		if err != nil {
+			return err
+		}
 		n.Issuer = m.ID
 		if err := notice.Fill(n, time.Now()); err != nil {
 			return err
@@ -114,7 +122,7 @@ func runDemo(ctx context.Context, cmd *cli.Command) error {
 		if err != nil {
 			return err
 		}
-		res, err := client.Publish(ctx, &headsupv1.PublishRequest{Envelope: env})
+		res, err := client.Publish(ctx, &headsupv1.PublishRequest{Envelope: env}, grpc.PerRPCCredentials(creds))
 		if err != nil {
 			return fmt.Errorf("publish %s: %w", what, err)
 		}
@@ -200,11 +208,16 @@ func (s chanSink) Deliver(ctx context.Context, e *alert.Event, _ []byte) error {
 	}
 }
 
+// demoOrigin is the demo hub's name in call tokens: access control is on,
+// as on a real hub.
+const demoOrigin = "demo.headsup.test"
+
 func demoHub(ctx context.Context, work, dirPath string, logger *slog.Logger) (string, func(), error) {
 	cfg := hub.DefaultConfig()
 	cfg.Listen = "127.0.0.1:0"
 	cfg.DataDir = filepath.Join(work, "hub")
 	cfg.DirectoryPath = dirPath
+	cfg.Origin = demoOrigin
 	cfg.Logger = logger
 	addr, stop, err := hub.Start(ctx, cfg)
 	if err != nil {

@@ -230,9 +230,7 @@ func TestCallTokensEndToEnd(t *testing.T) {
 	keys, dirFile := filepath.Join(dir, "keys"), filepath.Join(dir, "directory.yaml")
 	for _, args := range [][]string{
 		{"--member", "edgeshield", "--role", "publish", "--role", "subscribe"},
-		{"--member", "edgeshield", "--use", "call"},
 		{"--member", "voxhost", "--role", "subscribe"},
-		{"--member", "voxhost", "--use", "call"},
 	} {
 		e.mustCLI(append([]string{"keygen", "--out", keys, "--add-to", dirFile}, args...)...)
 	}

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/urfave/cli/v3"
@@ -20,16 +21,17 @@ func keygenCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "keygen",
 		Usage:     "generate an Ed25519 key pair for a member",
-		UsageText: "headsup keygen --member ID --out DIR [--use notice|call|witness] [--role ROLE]... [--add-to DIRECTORY.yaml]",
-		Description: "Writes the private key to DIR/<member>.key (DIR/<member>.<use>.key for\n" +
-			"other uses) as PKCS #8 PEM, readable by its owner only, and never over an\n" +
+		UsageText: "headsup keygen --member ID --out DIR [--use notice|call|witness]... [--role ROLE]... [--add-to DIRECTORY.yaml]",
+		Description: "Makes a notice key and a call key (or the --use given) and writes each\n" +
+			"private key to DIR/<member>.key (DIR/<member>.<use>.key for other uses)\n" +
+			"as PKCS #8 PEM, readable by its owner only, and never over an\n" +
 			"existing file. Prints the member entry to paste into the directory: fill\n" +
 			"in name and abuse_contact, and have the federation publish it. With\n" +
 			"--add-to it also adds the entry to a local directory file (created when\n" +
 			"missing, serial raised by one), as for a test federation or the quickstart.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "out", Usage: "directory to write the private key into", Required: true, TakesFile: true},
-			&cli.StringFlag{Name: "use", Usage: "what the key signs: notice, call or witness", Value: string(directory.UseNotice)},
+			&cli.StringSliceFlag{Name: "use", Usage: "what each new key signs: notice (envelopes), call (per-call tokens to the hub), witness (cosignatures); repeat the flag", Value: []string{string(directory.UseNotice), string(directory.UseCall)}},
 			&cli.StringSliceFlag{Name: "role", Usage: "the member's roles in the entry: publish, subscribe, audit (repeat the flag)", Value: []string{string(directory.RolePublish), string(directory.RoleSubscribe)}},
 			&cli.StringFlag{Name: "add-to", Usage: "also add the member to this directory file (created when missing)", TakesFile: true},
 		},
@@ -49,21 +51,50 @@ func keygen(_ context.Context, cmd *cli.Command) error {
 		// Also what keeps the file name inside --out.
 		return usagef("--member: %q is not a member id (^[a-z0-9][a-z0-9-]{0,62}$)", member)
 	}
-	use := directory.Use(cmd.String("use"))
-	switch use {
-	case directory.UseNotice, directory.UseCall, directory.UseWitness:
-	default:
-		return usagef("--use: %q is not one of %s, %s, %s", use, directory.UseNotice, directory.UseCall, directory.UseWitness)
+	type newKey struct {
+		path string
+		pem  []byte
 	}
-	key, priv, err := directory.NewKey(use)
-	if err != nil {
-		return err
+	var (
+		keys  []*directory.Key
+		files []newKey
+	)
+	out := cmd.String("out")
+	for _, u := range cmd.StringSlice("use") {
+		use := directory.Use(u)
+		switch use {
+		case directory.UseNotice, directory.UseCall, directory.UseWitness:
+		default:
+			return usagef("--use: %q is not one of %s, %s, %s", use, directory.UseNotice, directory.UseCall, directory.UseWitness)
+		}
+		key, priv, err := directory.NewKey(use)
+		if err != nil {
+			return err
+		}
+		// A key cannot have signed anything before it existed.
+		key.NotBefore = time.Now().UTC().Truncate(time.Second)
+		pemBytes, err := directory.MarshalPrivateKey(priv)
+		if err != nil {
+			return err
+		}
+		name := member + ".key"
+		if use != directory.UseNotice {
+			name = member + "." + string(use) + ".key"
+		}
+		path := filepath.Join(out, name)
+		if slices.ContainsFunc(files, func(f newKey) bool { return f.path == path }) {
+			return usagef("--use: %q given twice", use)
+		}
+		// Checked for all keys before any is written, so a refusal leaves
+		// nothing behind.
+		if _, err := os.Stat(path); err == nil {
+			return fmt.Errorf("%s already exists; refusing to overwrite a key", path)
+		}
+		keys = append(keys, key)
+		files = append(files, newKey{path, pemBytes})
 	}
-	// A key cannot have signed anything before it existed.
-	key.NotBefore = time.Now().UTC().Truncate(time.Second)
-	pemBytes, err := directory.MarshalPrivateKey(priv)
-	if err != nil {
-		return err
+	if len(keys) == 0 {
+		return usagef("--use: at least one of %s, %s, %s", directory.UseNotice, directory.UseCall, directory.UseWitness)
 	}
 	var roles []directory.Role
 	for _, r := range cmd.StringSlice("role") {
@@ -74,7 +105,7 @@ func keygen(_ context.Context, cmd *cli.Command) error {
 			return usagef("--role: %q is not one of %s, %s, %s", r, directory.RolePublish, directory.RoleSubscribe, directory.RoleAudit)
 		}
 	}
-	m := newMember(member, key, roles)
+	m := newMember(member, keys, roles)
 	entry, err := memberEntry(m)
 	if err != nil {
 		return err
@@ -87,17 +118,16 @@ func keygen(_ context.Context, cmd *cli.Command) error {
 			return fmt.Errorf("--add-to: %w", err)
 		}
 	}
-	name := member + ".key"
-	if use != directory.UseNotice {
-		name = member + "." + string(use) + ".key"
-	}
-	out := cmd.String("out")
 	if err := os.MkdirAll(out, 0o700); err != nil {
 		return fmt.Errorf("--out: %w", err)
 	}
-	path := filepath.Join(out, name)
-	if err := writeNew(path, pemBytes); err != nil {
-		return err
+	for i, f := range files {
+		if err := writeNew(f.path, f.pem); err != nil {
+			for _, done := range files[:i] {
+				os.Remove(done.path)
+			}
+			return err
+		}
 	}
 	if updated != nil {
 		if err := writeDirectory(addTo, updated); err != nil {
@@ -108,13 +138,13 @@ func keygen(_ context.Context, cmd *cli.Command) error {
 	return err
 }
 
-func newMember(id string, key *directory.Key, roles []directory.Role) *directory.Member {
+func newMember(id string, keys []*directory.Key, roles []directory.Role) *directory.Member {
 	return &directory.Member{
 		ID:           id,
 		Name:         id,
 		AbuseContact: "abuse@" + id + ".example",
 		Roles:        roles,
-		Keys:         []*directory.Key{key},
+		Keys:         keys,
 	}
 }
 

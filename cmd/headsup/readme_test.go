@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -28,8 +29,11 @@ func TestReadmeQuickstart(t *testing.T) {
 	work := t.TempDir()
 	t.Chdir(work)
 
+	// headsupd's defaults: access control on, the hub named by its listen
+	// address, which is the address the CLI dials and names by default.
 	cfg := hub.DefaultConfig()
-	cfg.Listen = "127.0.0.1:0"
+	cfg.Listen = freeLoopbackAddr(t)
+	cfg.Origin = cfg.Listen
 	cfg.DataDir = filepath.Join(work, "headsup-data")
 	cfg.DirectoryPath = "directory.yaml" // as `go run ./cmd/headsupd` in the same directory
 	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -41,7 +45,8 @@ func TestReadmeQuickstart(t *testing.T) {
 	t.Setenv("HEADSUP_HUB", addr.String())
 
 	var outputs []string
-	lines := strings.Split(script, "\n")
+	// A line ending in a backslash goes on in the next, as in a shell.
+	lines := strings.Split(strings.ReplaceAll(script, "\\\n", ""), "\n")
 	ran := 0
 	for i := 0; i < len(lines); i++ {
 		line := strings.TrimSpace(lines[i])
@@ -77,6 +82,19 @@ func TestReadmeQuickstart(t *testing.T) {
 	if !strings.Contains(last, "CUSTOMER_SUSPENDED") || !strings.Contains(last, " verified kid=") {
 		t.Fatalf("the quickstart's tail printed %q, want a verified CUSTOMER_SUSPENDED notice", last)
 	}
+}
+
+// freeLoopbackAddr returns a loopback address with a port free a moment
+// ago, for a hub whose origin must be known before it listens.
+func freeLoopbackAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
 }
 
 // quickstartBlock returns the second ```sh block of the Quickstart section.

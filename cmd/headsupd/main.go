@@ -3,8 +3,10 @@
 //
 // With no flags it serves on 127.0.0.1:7443 with an embedded NATS server
 // whose store lives in ./headsup-data, and reads the member directory from
-// ./directory.yaml (starting without one). Every flag also reads a
-// HEADSUP_* environment variable.
+// ./directory.yaml (starting without one). Access control is on: every
+// call carries a token minted from a member's call key, or comes over mTLS
+// with a pinned client key; --open turns it off on loopback. Every flag
+// also reads a HEADSUP_* environment variable.
 package main
 
 import (
@@ -21,6 +23,7 @@ import (
 	"github.com/headsup-dev/headsup/internal/bus"
 	"github.com/headsup-dev/headsup/internal/directory"
 	"github.com/headsup-dev/headsup/internal/hub"
+	"github.com/headsup-dev/headsup/internal/transport"
 )
 
 func main() {
@@ -48,7 +51,8 @@ func command() *cli.Command {
 			&cli.StringFlag{Name: "data", Value: d.DataDir, Usage: "data directory (embedded NATS store, lock, log state)", Sources: cli.EnvVars("HEADSUP_DATA")},
 			&cli.StringFlag{Name: "nats-url", Usage: "use this NATS server or cluster instead of the embedded one", Sources: cli.EnvVars("HEADSUP_NATS_URL")},
 			&cli.StringFlag{Name: "directory", Value: d.DirectoryPath, Usage: "member directory (YAML), reloaded on change", Sources: cli.EnvVars("HEADSUP_DIRECTORY")},
-			&cli.StringFlag{Name: "origin", Usage: "this hub's name in call tokens; when set every call must carry one (see README, Access)", Sources: cli.EnvVars("HEADSUP_ORIGIN")},
+			&cli.StringFlag{Name: "origin", Usage: "this hub's name in call tokens (their aud): every call proves its member with a token or a pinned mTLS client key (default: the --listen address)", Sources: cli.EnvVars("HEADSUP_ORIGIN")},
+			&cli.BoolFlag{Name: "open", Usage: "no access control: anyone who reaches the hub publishes verified notices and reads everything; loopback only, warned at every start", Sources: cli.EnvVars("HEADSUP_OPEN")},
 			&cli.FloatFlag{Name: "publish-rate", Value: d.PublishRate, Usage: "notices per second each member may publish (with --origin)", Sources: cli.EnvVars("HEADSUP_PUBLISH_RATE")},
 			&cli.IntFlag{Name: "publish-burst", Value: d.PublishBurst, Usage: "burst above the publish rate", Sources: cli.EnvVars("HEADSUP_PUBLISH_BURST")},
 			&cli.IntFlag{Name: "max-streams-per-member", Value: d.MaxStreamsPerMember, Usage: "open subscriptions per member (with --origin)", Sources: cli.EnvVars("HEADSUP_MAX_STREAMS_PER_MEMBER")},
@@ -71,7 +75,12 @@ func command() *cli.Command {
 			cfg.DataDir = cmd.String("data")
 			cfg.NATSURL = cmd.String("nats-url")
 			cfg.DirectoryPath = cmd.String("directory")
-			cfg.Origin = cmd.String("origin")
+			if cfg.Origin, err = origin(cfg.Listen, cmd.String("origin"), cmd.Bool("open")); err != nil {
+				return err
+			}
+			if cfg.Origin == "" {
+				logger.Warn("OPEN: no access control (--open): every local process may publish and read everything")
+			}
 			cfg.PublishRate, cfg.PublishBurst, cfg.MaxStreamsPerMember = cmd.Float("publish-rate"), cmd.Int("publish-burst"), cmd.Int("max-streams-per-member")
 			if cfg.DirectoryVerifier, err = directory.ReadVerifierKey(cmd.String("directory-verifier")); err != nil {
 				return fmt.Errorf("--directory-verifier: %w", err)
@@ -96,6 +105,23 @@ func command() *cli.Command {
 			return nil
 		},
 	}
+}
+
+// origin decides access control: on, named by --origin or else by the
+// listen address (clients name the hub by the address they dial unless
+// told otherwise); off ("") only with --open on loopback.
+func origin(listen, flag string, open bool) (string, error) {
+	switch {
+	case open && flag != "":
+		return "", errors.New("--open and --origin: choose one (--origin names the hub in call tokens, --open turns access control off)")
+	case open && !transport.IsLoopback(listen):
+		return "", fmt.Errorf("--open: refusing to serve %s without access control; --open is for a hub on loopback", listen)
+	case open:
+		return "", nil
+	case flag != "":
+		return flag, nil
+	}
+	return listen, nil
 }
 
 func newLogger(format, level string) (*slog.Logger, error) {

@@ -14,10 +14,12 @@ import (
 	"github.com/headsup-dev/headsup/internal/directory"
 )
 
-// Member is one fictitious provider with its notice key.
+// Member is one fictitious provider with its notice key and its call key
+// (for the hub's per-call tokens).
 type Member struct {
 	ID, Name string
 	Key      ed25519.PrivateKey
+	CallKey  ed25519.PrivateKey
 	Dir      *directory.Member
 }
 
@@ -44,7 +46,11 @@ func Federation() (*directory.Directory, map[string]*Member, error) {
 		if err != nil {
 			return nil, nil, err
 		}
-		m := &directory.Member{ID: s.id, Name: s.name, AbuseContact: "abuse@" + s.domain, Domains: []string{s.domain}, Roles: s.roles, Keys: []*directory.Key{key}}
+		callKey, callPriv, err := directory.NewKey(directory.UseCall)
+		if err != nil {
+			return nil, nil, err
+		}
+		m := &directory.Member{ID: s.id, Name: s.name, AbuseContact: "abuse@" + s.domain, Domains: []string{s.domain}, Roles: s.roles, Keys: []*directory.Key{key, callKey}}
 		if s.prefix != "" {
 			m.Prefixes = []netip.Prefix{netip.MustParsePrefix(s.prefix)}
 		}
@@ -52,7 +58,7 @@ func Federation() (*directory.Directory, map[string]*Member, error) {
 			m.ASNs = []uint32{s.asn}
 		}
 		d.Members = append(d.Members, m)
-		members[s.id] = &Member{ID: s.id, Name: s.name, Key: priv, Dir: m}
+		members[s.id] = &Member{ID: s.id, Name: s.name, Key: priv, CallKey: callPriv, Dir: m}
 	}
 	return d, members, nil
 }
