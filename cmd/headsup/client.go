@@ -28,7 +28,7 @@ func dial(cmd *cli.Command) (*grpc.ClientConn, error) {
 	if err != nil {
 		return nil, err
 	}
-	opts := []grpc.DialOption{grpc.WithTransportCredentials(creds)}
+	opts := []grpc.DialOption{grpc.WithTransportCredentials(creds), transport.ClientKeepalive()}
 	if keyFile := cmd.String("call-key"); keyFile != "" {
 		perCall, err := callCredentials(cmd, keyFile, addr)
 		if err != nil {

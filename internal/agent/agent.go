@@ -395,7 +395,7 @@ func (a *agent) subscribe(ctx context.Context, out chan<- received) error {
 	if err != nil {
 		return fmt.Errorf("agent: %w", err)
 	}
-	opts := append([]grpc.DialOption{grpc.WithTransportCredentials(creds)}, a.cfg.DialOptions...)
+	opts := append([]grpc.DialOption{grpc.WithTransportCredentials(creds), transport.ClientKeepalive()}, a.cfg.DialOptions...)
 	if a.cfg.CallKey != nil {
 		origin := a.cfg.Origin
 		if origin == "" {

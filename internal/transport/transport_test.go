@@ -122,3 +122,14 @@ func TestDevClientCertificateAndPin(t *testing.T) {
 		t.Errorf("loopback with a client certificate: %v, %v", creds, err)
 	}
 }
+
+// TestKeepaliveFits: clients never ping faster than the hub tolerates,
+// which would earn them a GOAWAY and cost them their subscriptions.
+func TestKeepaliveFits(t *testing.T) {
+	if transport.ClientPing < transport.DefaultKeepalive.MinPing {
+		t.Fatalf("clients ping every %s, the hub tolerates one every %s", transport.ClientPing, transport.DefaultKeepalive.MinPing)
+	}
+	if n := len(transport.DefaultKeepalive.ServerOptions()); n != 2 {
+		t.Fatalf("%d server options, want enforcement and parameters", n)
+	}
+}
