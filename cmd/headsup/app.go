@@ -80,6 +80,7 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.Command {
 			matchCommand(),
 			hashCommand(),
 			directoryCommand(),
+			alertsCommand(),
 		},
 		Action: func(_ context.Context, cmd *cli.Command) error {
 			if cmd.NArg() > 0 {

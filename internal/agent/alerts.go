@@ -109,15 +109,29 @@ func (a *agent) reconcile(ctx context.Context, tx *sql.Tx, dir *directory.Direct
 	if err != nil {
 		return 0, err
 	}
+	triage, err := loadTriage(ctx, tx, nil)
+	if err != nil {
+		return 0, err
+	}
 	written := 0
+	var fresh []*alert.Event // alerts raised for the first time
+	// write stores a lifecycle revision; a held alert's is kept from the
+	// sinks unless it rises above what it was when held (triageRevision).
 	write := func(ev *alert.Event, state, customer, root, fp string) error {
+		ev.State = state
+		n, err := triageRevision(ctx, tx, ev, triage[ev.AlertID], now)
+		if err != nil {
+			return err
+		}
 		body, err := json.Marshal(ev)
 		if err != nil {
 			return err
 		}
-		written++
+		if !n.Silenced {
+			written++
+		}
 		return putAlert(ctx, tx, alertRow{AlertID: ev.AlertID, Revision: ev.Revision, State: state, Type: ev.Type,
-			CustomerID: customer, Root: root, Fingerprint: fp, Event: string(body)}, now)
+			CustomerID: customer, Root: root, Fingerprint: fp, Event: string(body)}, ev, now, n)
 	}
 	ids := sortedKeys(next)
 	for _, id := range ids {
@@ -136,6 +150,10 @@ func (a *agent) reconcile(ctx context.Context, tx *sql.Tx, dir *directory.Direct
 		}
 		ev.Revision = p.Revision + 1
 		ev.PeakStrength = peak(p.Event, ev.Strength)
+		ev.PeakSeverity = peakSeverity(p.Event, ev.Severity)
+		if !seen {
+			fresh = append(fresh, ev)
+		}
 		customer := ""
 		if ev.Customer != nil {
 			customer = ev.Customer.ID
@@ -159,12 +177,21 @@ func (a *agent) reconcile(ctx context.Context, tx *sql.Tx, dir *directory.Direct
 		ev.Withdrawn = a.whyWithdrawn(&ev, dir, now)
 		ev.Event, ev.Revision, ev.At = alert.EventWithdrawn, p.Revision+1, now
 		ev.PeakStrength = peak(p.Event, "")
+		ev.PeakSeverity = peakSeverity(p.Event, ev.Severity)
 		ev.Paths, ev.Strength = nil, ""
 		if err := write(&ev, stateWithdrawn, p.CustomerID, p.Root, ""); err != nil {
 			return written, err
 		}
 	}
-	return written, nil
+	back, err := newRootsBringBack(ctx, tx, fresh, now)
+	if err != nil {
+		return written, err
+	}
+	expired, err := expireSuppressions(ctx, tx, now)
+	if err != nil {
+		return written, err
+	}
+	return written + back + expired, nil
 }
 
 // affectedByCustomers lists the roots whose alerts the changed customers
@@ -226,7 +253,7 @@ func sortedKeys[V any](m map[string]V) []string {
 // that change with every revision.
 func fingerprint(ev *alert.Event) string {
 	c := *ev
-	c.Event, c.Revision, c.At, c.PeakStrength = "", 0, time.Time{}, ""
+	c.Event, c.Revision, c.At, c.PeakStrength, c.PeakSeverity, c.State, c.Desk = "", 0, time.Time{}, "", "", "", nil
 	for i := range c.Paths {
 		c.Paths[i] = clearAges(c.Paths[i])
 	}
@@ -258,6 +285,23 @@ func peak(prevEvent, strength string) string {
 			best = alert.StrengthStrong
 		} else if best == "" && (p.PeakStrength != "" || p.Strength != "") {
 			best = alert.StrengthWeak
+		}
+	}
+	return best
+}
+
+// peakSeverity is the higher of the previous event's peak (or severity)
+// and severity.
+func peakSeverity(prevEvent, severity string) string {
+	best := severity
+	if prevEvent != "" {
+		var p alert.Event
+		if json.Unmarshal([]byte(prevEvent), &p) == nil {
+			for _, s := range []string{p.PeakSeverity, p.Severity} {
+				if alert.SeverityRank(s) > alert.SeverityRank(best) {
+					best = s
+				}
+			}
 		}
 	}
 	return best
@@ -331,7 +375,13 @@ func (a *agent) matchEvent(id string, c *candidate, dir *directory.Directory, no
 	}
 	ev.Subject = entityOf(subject)
 	ev.GroupKey = alert.GroupKey(a.cfg.Member, c.customer.Owner, ev.Subject.Label)
-	ev.Severity = alert.Severity(ev.Type, ev.Strength, reason, ev.Corroboration)
+	rating := alert.Rating{Type: ev.Type, Strength: ev.Strength, Reason: reason, Corroboration: ev.Corroboration}
+	if c.root != nil && ev.Root.LegalBasis != nil {
+		// Only a verified root's legal basis counts: a sighting cannot
+		// claim a court order for a suspension nobody here can read.
+		rating.LegalBasis = ev.Root.LegalBasis.Kind
+	}
+	ev.Severity = a.cfg.Severity.Severity(rating)
 	ev.Headline = headline(c, ev, issuer, reason)
 	ev.TLP = alert.MaxTLP(ev)
 	return ev
@@ -444,7 +494,7 @@ func orUnknown(s string) string {
 
 func (a *agent) integrityEvent(id, typ string, e entryRow, now time.Time, headline string) *alert.Event {
 	return &alert.Event{Schema: alert.SchemaV1, AlertID: id, Type: typ, At: now, Member: a.cfg.Member,
-		GroupKey: alert.GroupKey(a.cfg.Member, "", typ), Headline: headline, Severity: alert.Severity(typ, "", "", 0),
+		GroupKey: alert.GroupKey(a.cfg.Member, "", typ), Headline: headline, Severity: a.cfg.Severity.Severity(alert.Rating{Type: typ}),
 		Integrity: &alert.Integrity{Sequence: e.Seq, Issuer: e.Issuer, KID: e.Kid, NoticeID: e.ID, Error: e.Error}}
 }
 

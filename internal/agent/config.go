@@ -9,6 +9,7 @@ import (
 
 	"google.golang.org/grpc"
 
+	"github.com/headsup-dev/headsup/internal/alert"
 	"github.com/headsup-dev/headsup/internal/customers"
 	"github.com/headsup-dev/headsup/internal/match"
 	"github.com/headsup-dev/headsup/internal/sink"
@@ -65,6 +66,9 @@ type Config struct {
 	// own identity (member, ASNs, prefixes, domains) is added from the
 	// directory, and every member's domains and ASNs too.
 	Match match.Config
+	// Severity rates alerts (alert.SeverityTable); the zero value is the
+	// default table.
+	Severity alert.SeverityTable
 	// MaxHops bounds reseller edges in a chain (operated_by costs none).
 	MaxHops int
 	// BatchSize and BatchWait bound one transaction of notices.

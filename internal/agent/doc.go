@@ -15,6 +15,12 @@
 //     them and the alert events they caused: a kill at any instant loses
 //     and duplicates nothing. Sinks are fed from the outbox and may see an
 //     event twice after a crash; (alert_id, revision) is the idempotency key.
+//   - The desk's triage (acknowledgements, suppression rules) is stored
+//     apart from the lifecycle and changed only through the local API
+//     (AgentService) or by the agent itself (a suppression's end, a held
+//     alert that rises, a new root in its group); each change is an alert
+//     event with the next revision. A held alert's lifecycle revisions are
+//     stored but kept out of the outbox.
 //   - A failure against a known key is an integrity alert and the notice is
 //     never matched; an unknown kid parks the notice and raises "directory
 //     stale" until a reload lets it verify.

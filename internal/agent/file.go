@@ -13,6 +13,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/headsup-dev/headsup/internal/alert"
 	"github.com/headsup-dev/headsup/internal/customers"
 	"github.com/headsup-dev/headsup/internal/directory"
 	"github.com/headsup-dev/headsup/internal/sink"
@@ -39,7 +40,12 @@ import (
 //	  - text: "-"                 # the human rendering
 //	  - webhook: https://desk.example/hooks/headsup
 //	    secret_env: HEADSUP_WEBHOOK_SECRET
-//	    filter: {min_strength: strong, max_tlp: amber, reasons: [abusive-content, fraud]}
+//	    filter: {min_strength: strong, min_severity: high, max_tlp: amber, reasons: [abusive-content, fraud]}
+//	severity:                     # the base severity per RSIT reason; see alert.SeverityTable
+//	  default: medium             # a reason the table does not name
+//	  reasons:                    # class or class:type; replaces or adds to the default table
+//	    abusive-content:spam: medium
+//	    fraud: high
 //	shared_domains: [myplatform.example]
 //	mailbox_providers: [mail.example]
 //	transit_asns: [64499]
@@ -70,6 +76,14 @@ type File struct {
 	// CheckListen is the local API's loopback address; absent keeps the
 	// default, "" turns the API off.
 	CheckListen *string `yaml:"check_listen"`
+	// Severity overrides the default severity table.
+	Severity SeverityFile `yaml:"severity"`
+}
+
+// SeverityFile overrides entries of alert.DefaultSeverityTable.
+type SeverityFile struct {
+	Default string            `yaml:"default"`
+	Reasons map[string]string `yaml:"reasons"`
 }
 
 // CustomerFile is one customer source: a file or PostgreSQL.
@@ -103,6 +117,7 @@ type SinkFile struct {
 type FilterFile struct {
 	Reasons     []string `yaml:"reasons"`
 	MinStrength string   `yaml:"min_strength"`
+	MinSeverity string   `yaml:"min_severity"`
 	Issuers     []string `yaml:"issuers"`
 	MaxTLP      string   `yaml:"max_tlp"`
 	Types       []string `yaml:"types"`
@@ -160,6 +175,17 @@ func (f *File) Apply(cfg *Config, stdout io.Writer, logger *slog.Logger) (io.Clo
 	if f.CheckListen != nil {
 		cfg.CheckListen = *f.CheckListen
 	}
+	if f.Severity.Default != "" || len(f.Severity.Reasons) > 0 {
+		tab := cfg.Severity
+		if tab.Reasons == nil {
+			tab = alert.DefaultSeverityTable()
+		}
+		tab = tab.WithOverrides(f.Severity.Reasons, f.Severity.Default)
+		if err := tab.Validate(); err != nil {
+			return nil, err
+		}
+		cfg.Severity = tab
+	}
 	cfg.Match.SharedDomains = append(cfg.Match.SharedDomains, f.SharedDomains...)
 	cfg.Match.MailboxProviders = append(cfg.Match.MailboxProviders, f.MailboxProviders...)
 	cfg.Match.TransitASNs = append(cfg.Match.TransitASNs, f.TransitASNs...)
@@ -203,7 +229,7 @@ func (f *File) Apply(cfg *Config, stdout io.Writer, logger *slog.Logger) (io.Clo
 	}
 	var closers closeAll
 	for i, s := range f.Sinks {
-		filter := sink.Filter{ReasonPrefixes: s.Filter.Reasons, MinStrength: s.Filter.MinStrength, Issuers: s.Filter.Issuers, MaxTLP: s.Filter.MaxTLP, Types: s.Filter.Types}
+		filter := sink.Filter{ReasonPrefixes: s.Filter.Reasons, MinStrength: s.Filter.MinStrength, MinSeverity: s.Filter.MinSeverity, Issuers: s.Filter.Issuers, MaxTLP: s.Filter.MaxTLP, Types: s.Filter.Types}
 		if err := filter.Validate(); err != nil {
 			closers.Close()
 			return nil, fmt.Errorf("sinks[%d].filter: %w", i, err)

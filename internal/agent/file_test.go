@@ -32,8 +32,11 @@ sinks:
   - text: ` + filepath.Join(dir, "alerts.txt") + `
   - webhook: https://desk.example/hook
     secret_env: TEST_WEBHOOK_SECRET
-    filter: {min_strength: strong, max_tlp: amber}
+    filter: {min_strength: strong, min_severity: high, max_tlp: amber}
 transit_asns: [64499]
+severity:
+  default: low
+  reasons: {abusive-content:spam: high, fraud: critical}
 own_prefixes: [203.0.113.0/24]
 `, check: func(t *testing.T, cfg agent.Config) {
 			if cfg.Hub != "hub.example:7443" || cfg.Member != "voxhost" || cfg.MaxHops != 2 || len(cfg.Customers) != 1 || len(cfg.Outputs) != 3 {
@@ -42,8 +45,19 @@ own_prefixes: [203.0.113.0/24]
 			if len(cfg.Match.OwnPrefixes) != 1 || cfg.Match.OwnPrefixes[0].String() != "203.0.113.0/24" {
 				t.Fatalf("own prefixes = %v", cfg.Match.OwnPrefixes)
 			}
-			if f := cfg.Outputs[2].Filter; f.MinStrength != "strong" || f.MaxTLP != "amber" {
+			if f := cfg.Outputs[2].Filter; f.MinStrength != "strong" || f.MaxTLP != "amber" || f.MinSeverity != "high" {
 				t.Fatalf("webhook filter = %+v", f)
+			}
+			for reason, want := range map[string]string{
+				"abusive-content:spam":                "high",     // overridden
+				"fraud:copyright":                     "low",      // the default's own class:type entry stays
+				"fraud:unauthorised-use-of-resources": "critical", // the new class entry
+				"abusive-content:violence":            "critical", // untouched
+				"novel:thing":                         "low",      // the new default
+			} {
+				if got := cfg.Severity.Base(reason); got != want {
+					t.Errorf("severity base of %s = %s, want %s", reason, got, want)
+				}
 			}
 		}},
 		{name: "misspelt key", yaml: "member: voxhost\ncustomer:\n  - file: c.csv\n", wantErr: "field customer not found"},
@@ -52,6 +66,10 @@ own_prefixes: [203.0.113.0/24]
 		{name: "two kinds in one sink", yaml: "sinks:\n  - jsonl: \"-\"\n    text: \"-\"\n", wantErr: "sinks[0]: set exactly one of jsonl, text, webhook"},
 		{name: "webhook without secret", yaml: "sinks:\n  - webhook: https://desk.example/hook\n", wantErr: "sinks[0]: secret_env"},
 		{name: "own prefix with host bits", yaml: "own_prefixes: [203.0.113.7/24]\n", wantErr: "own_prefixes[0]"},
+		{name: "bad severity level", yaml: "severity:\n  reasons: {fraud:phishing: urgent}\n", wantErr: `severity.reasons["fraud:phishing"]: "urgent"`},
+		{name: "bad severity reason", yaml: "severity:\n  reasons: {Fraud: high}\n", wantErr: `severity.reasons: "Fraud"`},
+		{name: "bad severity default", yaml: "severity: {default: severe}\n", wantErr: `severity.default: "severe"`},
+		{name: "bad min severity", yaml: "sinks:\n  - jsonl: \"-\"\n    filter: {min_severity: urgent}\n", wantErr: "sinks[0].filter: min_severity"},
 		{name: "bad filter", yaml: "sinks:\n  - jsonl: \"-\"\n    filter: {max_tlp: purple}\n", wantErr: "sinks[0].filter"},
 	}
 	for _, tt := range tests {

@@ -62,6 +62,60 @@ CREATE TABLE IF NOT EXISTS outbox (
 	created_at INTEGER NOT NULL,
 	UNIQUE(alert_id, revision)
 );
+-- Every revision of every alert, with who made it and whether it was
+-- kept from the sinks (suppressed): the history GetAlert shows. Kept
+-- apart from the outbox, which holds only what the sinks receive.
+CREATE TABLE IF NOT EXISTS history (
+	alert_id  TEXT NOT NULL,
+	revision  INTEGER NOT NULL,
+	event     TEXT NOT NULL,
+	at        INTEGER NOT NULL,
+	state     TEXT NOT NULL,
+	severity  TEXT NOT NULL,
+	strength  TEXT NOT NULL,
+	actor     TEXT NOT NULL DEFAULT '',
+	note      TEXT NOT NULL DEFAULT '',
+	silenced  INTEGER NOT NULL DEFAULT 0,
+	PRIMARY KEY (alert_id, revision)
+);
+-- The desk's triage, apart from the lifecycle: acknowledgements, and
+-- suppression rules with the alerts they hold. Durable across restarts.
+CREATE TABLE IF NOT EXISTS acks (
+	alert_id TEXT PRIMARY KEY,
+	actor    TEXT NOT NULL,
+	at       INTEGER NOT NULL,
+	note     TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE IF NOT EXISTS suppressions (
+	id            INTEGER PRIMARY KEY AUTOINCREMENT,
+	alert_id      TEXT NOT NULL DEFAULT '',
+	customer_id   TEXT NOT NULL DEFAULT '',
+	subject       TEXT NOT NULL DEFAULT '',
+	root          TEXT NOT NULL DEFAULT '',
+	reason_prefix TEXT NOT NULL DEFAULT '',
+	until_at      INTEGER NOT NULL DEFAULT 0,  -- unix seconds; 0: until lifted
+	actor         TEXT NOT NULL,
+	note          TEXT NOT NULL DEFAULT '',
+	created_at    INTEGER NOT NULL,
+	lifted_at     INTEGER NOT NULL DEFAULT 0,
+	lifted_by     TEXT NOT NULL DEFAULT '',
+	lifted_why    TEXT NOT NULL DEFAULT ''
+);
+-- held: which alerts a suppression holds, with the severity and strength
+-- they had when it took them (an alert that rises above them comes
+-- back), their group and root (an alert about a new root in the same
+-- group brings them back). released_at is 0 while the hold lasts.
+CREATE TABLE IF NOT EXISTS held (
+	suppression_id INTEGER NOT NULL,
+	alert_id       TEXT NOT NULL,
+	severity       TEXT NOT NULL,
+	strength       TEXT NOT NULL,
+	group_key      TEXT NOT NULL,
+	root           TEXT NOT NULL,
+	released_at    INTEGER NOT NULL DEFAULT 0,
+	PRIMARY KEY (suppression_id, alert_id)
+);
+CREATE INDEX IF NOT EXISTS held_alert ON held(alert_id);
 CREATE TABLE IF NOT EXISTS deliveries (
 	outbox_id    INTEGER NOT NULL,
 	sink         TEXT NOT NULL,
@@ -225,13 +279,29 @@ func alertsIn(ctx context.Context, q queryer, roots []string) (map[string]alertR
 	return out, rows.Err()
 }
 
-func putAlert(ctx context.Context, tx *sql.Tx, a alertRow, now time.Time) error {
+// revisionNote is what the history keeps of a revision besides the
+// event: who made it and why (triage changes), and whether the sinks were
+// kept from it (the alert is suppressed).
+type revisionNote struct {
+	By, Note string
+	Silenced bool
+}
+
+// putAlert stores a revision of an alert: the alert's latest event, its
+// history, and, unless silenced, the outbox entry every sink receives.
+func putAlert(ctx context.Context, tx *sql.Tx, a alertRow, ev *alert.Event, now time.Time, n revisionNote) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO alerts(alert_id, revision, state, type, customer_id, root, fingerprint, event, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT(alert_id) DO UPDATE SET revision = excluded.revision, state = excluded.state,
 			fingerprint = excluded.fingerprint, event = excluded.event, updated_at = excluded.updated_at`,
 		a.AlertID, a.Revision, a.State, a.Type, a.CustomerID, a.Root, a.Fingerprint, a.Event, now.Unix())
 	if err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO history(alert_id, revision, event, at, state, severity, strength, actor, note, silenced)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(alert_id, revision) DO NOTHING`,
+		a.AlertID, a.Revision, ev.Event, ev.At.Unix(), a.State, ev.Severity, ev.Strength, n.By, n.Note, n.Silenced)
+	if err != nil || n.Silenced {
 		return err
 	}
 	_, err = tx.ExecContext(ctx, `INSERT INTO outbox(alert_id, revision, body, created_at) VALUES (?, ?, ?, ?)`,

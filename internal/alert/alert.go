@@ -18,6 +18,26 @@ const (
 	EventUpdated = "updated"
 	// EventWithdrawn: no path supports it any more.
 	EventWithdrawn = "withdrawn"
+	// EventAcked: a person at the desk acknowledged the alert
+	// ([Desk.Acked] says who, when and why).
+	EventAcked = "acked"
+	// EventSuppressed: a suppression rule silenced the alert: its later
+	// raised, updated and withdrawn revisions are kept by the agent but
+	// not sent to sinks until it is unsuppressed ([Desk.Suppressed]).
+	EventSuppressed = "suppressed"
+	// EventUnsuppressed: the alert is no longer suppressed, by a person or
+	// by itself (a new root notice, a higher severity, a stronger path,
+	// the suppression's end); the event carries the alert's current
+	// content, so a receiver catches up on what it missed
+	// ([Desk.Unsuppressed] says why).
+	EventUnsuppressed = "unsuppressed"
+)
+
+// Lifecycle states of an alert ([Event.State]), separate from the desk's
+// triage ([Event.Desk]).
+const (
+	StateActive    = "active"
+	StateWithdrawn = "withdrawn"
 )
 
 // What the alert is about ([Event.Type]).
@@ -112,8 +132,15 @@ const (
 type Event struct {
 	// Schema is always [SchemaV1].
 	Schema string `json:"schema"`
-	// Event is [EventRaised], [EventUpdated] or [EventWithdrawn].
+	// Event is what happened at this revision: a lifecycle event
+	// ([EventRaised], [EventUpdated], [EventWithdrawn]) or a desk event
+	// ([EventAcked], [EventSuppressed], [EventUnsuppressed]). Desk events
+	// carry the alert's content as of that revision, unchanged.
 	Event string `json:"event"`
+	// State is the alert's lifecycle state after this revision:
+	// [StateActive] or [StateWithdrawn]. The agent always sets it; desk
+	// events require it, because their Event does not say it.
+	State string `json:"state,omitempty"`
 	// AlertID is [ID] of (member, customer id, root issuer, root id): one
 	// alert per customer and suspension, whatever the paths.
 	AlertID string `json:"alert_id"`
@@ -134,8 +161,14 @@ type Event struct {
 	// customer epiq (operator of mitigatr) serves chanboard.example,
 	// suspended by edgeshield for abusive-content:violence".
 	Headline string `json:"headline"`
-	// Severity is [Severity] of the alert (critical, high, medium, low).
+	// Severity is the alert's severity under the agent's
+	// [SeverityTable] (critical, high, medium, low).
 	Severity string `json:"severity"`
+	// PeakSeverity is the highest severity the alert has had in any
+	// revision, this one included. Sink filters use it, as PeakStrength,
+	// so that a desk that received an alert also receives its calming
+	// down and its withdrawal.
+	PeakSeverity string `json:"peak_severity,omitempty"`
 	// Strength is the best path's strength; empty for integrity and
 	// directory_stale alerts and for withdrawals.
 	Strength string `json:"strength,omitempty"`
@@ -169,7 +202,74 @@ type Event struct {
 	// Integrity describes the envelope, in integrity and directory_stale
 	// alerts.
 	Integrity *Integrity `json:"integrity,omitempty"`
+	// Desk is the abuse desk's triage of the alert as of this revision:
+	// acknowledged, suppressed, or just unsuppressed. Absent when none
+	// applies.
+	Desk *Desk `json:"desk,omitempty"`
 }
+
+// Desk is the abuse desk's triage state of an alert. It is kept apart
+// from the lifecycle (active, withdrawn): acknowledging or suppressing an
+// alert never changes what the agent knows about it.
+type Desk struct {
+	// Acked is set once a person acknowledged the alert.
+	Acked *DeskAction `json:"acked,omitempty"`
+	// Suppressed is set while a suppression holds the alert.
+	Suppressed *Suppression `json:"suppressed,omitempty"`
+	// Unsuppressed says why, in an [EventUnsuppressed] event only.
+	Unsuppressed *Unsuppression `json:"unsuppressed,omitempty"`
+}
+
+// DeskAction is who did something at the desk, when and why.
+type DeskAction struct {
+	By   string    `json:"by"`
+	At   time.Time `json:"at"`
+	Note string    `json:"note,omitempty"`
+}
+
+// Suppression is a stored rule that silences alerts. It names at least
+// one of AlertID, CustomerID, Subject, Root; ReasonPrefix narrows it
+// further. It holds the alerts that match it when it is made and their
+// later revisions, never an alert rooted in a notice it has not seen.
+type Suppression struct {
+	// ID is the rule's number in the agent.
+	ID uint64 `json:"id"`
+	// AlertID, CustomerID, Subject (the subject's label, or one of its
+	// "type:value" identifiers) and Root ("issuer/notice id") select
+	// alerts; empty ones do not filter.
+	AlertID    string `json:"alert_id,omitempty"`
+	CustomerID string `json:"customer_id,omitempty"`
+	Subject    string `json:"subject,omitempty"`
+	Root       string `json:"root,omitempty"`
+	// ReasonPrefix is an RSIT class or class:type the root's reason must
+	// have.
+	ReasonPrefix string `json:"reason_prefix,omitempty"`
+	// Until is when the rule ends by itself; absent: until lifted.
+	Until *time.Time `json:"until,omitempty"`
+	By    string     `json:"by"`
+	At    time.Time  `json:"at"`
+	Note  string     `json:"note,omitempty"`
+}
+
+// Unsuppression says why an alert is no longer suppressed.
+type Unsuppression struct {
+	// By is the person who lifted it, or "headsup-agent" when it came back
+	// by itself (Automatic).
+	By        string    `json:"by"`
+	At        time.Time `json:"at"`
+	Automatic bool      `json:"automatic"`
+	// Why is, for a person: "lifted by hand", "suppression 3 ended at …",
+	// "new root notice researcher/…", "severity rose from medium to
+	// high", "path strengthened from weak to strong".
+	Why  string `json:"why"`
+	Note string `json:"note,omitempty"`
+	// Suppression is the rule that held the alert.
+	Suppression uint64 `json:"suppression,omitempty"`
+}
+
+// AgentActor is [Unsuppression.By] when the agent lifted a suppression
+// by itself.
+const AgentActor = "headsup-agent"
 
 // MarshalJSON writes the event with Paths as [] when nil, because the
 // schema requires the array.

@@ -157,6 +157,28 @@ func TestValidateRefuses(t *testing.T) {
 		{"withdrawn with paths", "match-withdrawn", func(m map[string]any) {
 			m["paths"] = arr(mapOf(t, byName["match-updated"]), "paths")
 		}, "/paths"},
+		{"raised but withdrawn", "match-raised", func(m map[string]any) { m["state"] = "withdrawn" }, "/state"},
+		{"withdrawn but active", "match-withdrawn", func(m map[string]any) { m["state"] = "active" }, "/state"},
+		{"acked without desk", "match-acked", func(m map[string]any) { delete(m, "desk") }, "desk"},
+		{"acked without state", "match-acked", func(m map[string]any) { delete(m, "state") }, "state"},
+		{"acked without who", "match-acked", func(m map[string]any) { delete(obj(obj(m, "desk"), "acked"), "by") }, "by"},
+		{"acked active without paths", "match-acked", func(m map[string]any) { m["paths"] = []any{} }, "/paths"},
+		{"acked withdrawn without withdrawal", "match-withdrawn-acked", func(m map[string]any) { delete(m, "withdrawn") }, "withdrawn"},
+		{"suppressed without rule", "match-suppressed", func(m map[string]any) { delete(obj(m, "desk"), "suppressed") }, "suppressed"},
+		{"suppression selecting everything", "match-suppressed", func(m map[string]any) {
+			delete(obj(obj(m, "desk"), "suppressed"), "customer_id")
+		}, "/desk/suppressed"},
+		{"suppression with a bad root", "match-suppressed", func(m map[string]any) {
+			obj(obj(m, "desk"), "suppressed")["root"] = "edgeshield"
+		}, "/desk/suppressed/root"},
+		{"unsuppressed without why", "match-unsuppressed", func(m map[string]any) { delete(obj(obj(m, "desk"), "unsuppressed"), "why") }, "why"},
+		{"unsuppressed still suppressed", "match-unsuppressed", func(m map[string]any) {
+			obj(m, "desk")["suppressed"] = obj(mapOf(t, byName["match-suppressed"]), "desk")["suppressed"]
+		}, "/desk/suppressed"},
+		{"why outside an unsuppressed event", "match-acked", func(m map[string]any) {
+			obj(m, "desk")["unsuppressed"] = obj(mapOf(t, byName["match-unsuppressed"]), "desk")["unsuppressed"]
+		}, "/desk/unsuppressed"},
+		{"unknown peak severity", "match-raised", func(m map[string]any) { m["peak_severity"] = "urgent" }, "/peak_severity"},
 		{"root not visible shown verified", "root-not-visible", func(m map[string]any) { obj(m, "root")["reason_verified"] = true }, "reason_verified"},
 		{"root not visible strong", "root-not-visible", func(m map[string]any) { m["strength"] = "strong" }, "/strength"},
 		{"verified root without kid", "match-raised", func(m map[string]any) { delete(obj(m, "root"), "kid") }, "kid"},

@@ -28,9 +28,16 @@
 //   - Lifecycle: raised when the first path appears; updated when the set
 //     of paths, its best strength or what the event shows changes;
 //     withdrawn, with the reason the last path went, when the set is
-//     empty. A withdrawal carries no paths.
-//   - [Severity] is a documented, deterministic rule over the alert type,
-//     the best strength, the reason's RSIT class and corroboration.
+//     empty. A withdrawal carries no paths. [Event.State] says active or
+//     withdrawn after every event.
+//   - Triage: the desk's acknowledgements and suppressions ([Desk]) are
+//     events of their own (acked, suppressed, unsuppressed) with the next
+//     revision and the alert's content unchanged, so the idempotency key
+//     stays (alert_id, revision) and a receiver sees every change.
+//   - [SeverityTable.Severity] is a documented, deterministic rule over the
+//     alert type, a base level per RSIT reason (configurable), the best
+//     strength, the legal basis and corroboration; a weak path is never
+//     critical.
 //   - TLP: every notice and piece of evidence keeps its marking;
 //     [Forwardable] says what may go to the customer concerned (CLEAR,
 //     GREEN, and AMBER on a need-to-know basis; never AMBER+STRICT or RED)

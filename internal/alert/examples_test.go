@@ -111,7 +111,7 @@ type example struct {
 func examples() []example {
 	group := alert.GroupKey(member, customerID, "host:chanboard.example")
 	matchRaised := &alert.Event{
-		Schema: alert.SchemaV1, Event: alert.EventRaised,
+		Schema: alert.SchemaV1, Event: alert.EventRaised, State: alert.StateActive,
 		AlertID: alert.ID(member, customerID, "edgeshield", rootID), Revision: 1, GroupKey: group,
 		Type: alert.TypeMatch, At: at, Member: member,
 		Headline: storyHeadline,
@@ -121,7 +121,8 @@ func examples() []example {
 		Corroboration: 2,
 		Evidence:      evidence(),
 	}
-	matchRaised.Severity = alert.Severity(matchRaised.Type, matchRaised.Strength, matchRaised.Root.Reason, matchRaised.Corroboration)
+	matchRaised.Severity = alert.Severity(alert.Rating{Type: matchRaised.Type, Strength: matchRaised.Strength, Reason: matchRaised.Root.Reason, LegalBasis: matchRaised.Root.LegalBasis.Kind, Corroboration: matchRaised.Corroboration})
+	matchRaised.PeakSeverity = matchRaised.Severity
 	matchRaised.TLP = alert.MaxTLP(matchRaised)
 
 	matchUpdated := *matchRaised
@@ -129,12 +130,12 @@ func examples() []example {
 	matchUpdated.Paths = []alert.Path{tlsPath()} // the dns sighting expired
 	matchUpdated.Corroboration = 2
 	matchUpdated.Evidence = evidence()[:2]
-	matchUpdated.Severity = alert.Severity(matchUpdated.Type, matchUpdated.Strength, matchUpdated.Root.Reason, matchUpdated.Corroboration)
+	matchUpdated.Severity = alert.Severity(alert.Rating{Type: matchUpdated.Type, Strength: matchUpdated.Strength, Reason: matchUpdated.Root.Reason, LegalBasis: matchUpdated.Root.LegalBasis.Kind, Corroboration: matchUpdated.Corroboration})
 	matchUpdated.TLP = ""
 	matchUpdated.TLP = alert.MaxTLP(&matchUpdated)
 
 	matchWithdrawn := matchUpdated
-	matchWithdrawn.Event, matchWithdrawn.Revision, matchWithdrawn.At = alert.EventWithdrawn, 3, at.Add(2*time.Hour)
+	matchWithdrawn.Event, matchWithdrawn.State, matchWithdrawn.Revision, matchWithdrawn.At = alert.EventWithdrawn, alert.StateWithdrawn, 3, at.Add(2*time.Hour)
 	matchWithdrawn.Paths, matchWithdrawn.Strength, matchWithdrawn.Evidence, matchWithdrawn.Corroboration = nil, "", nil, 0
 	matchWithdrawn.Headline = "withdrawn: epiq no longer linked to chanboard.example (researchorg retracted its sighting)"
 	by := notice("researchorg", retractID, alert.KindRetraction, 15, alert.TLPGreen)
@@ -145,7 +146,7 @@ func examples() []example {
 			Matched: &alert.Match{Identifier: "prefix:192.0.2.0/24", Rule: "own-space", Strength: alert.StrengthStrong, Note: "within your 192.0.2.0/23; no customer row covers it"}},
 	}}
 	ownSpace := &alert.Event{
-		Schema: alert.SchemaV1, Event: alert.EventRaised,
+		Schema: alert.SchemaV1, Event: alert.EventRaised, State: alert.StateActive,
 		AlertID: alert.ID(member, "own_space", "edgeshield", rootID), Revision: 1,
 		GroupKey: alert.GroupKey(member, "own_space", "host:chanboard.example"),
 		Type:     alert.TypeOwnSpace, At: at, Member: member,
@@ -153,7 +154,7 @@ func examples() []example {
 		Strength: alert.StrengthStrong, PeakStrength: alert.StrengthStrong,
 		Subject: subject(), Root: root(), Paths: []alert.Path{ownPath}, Corroboration: 1,
 	}
-	ownSpace.Severity = alert.Severity(ownSpace.Type, ownSpace.Strength, ownSpace.Root.Reason, ownSpace.Corroboration)
+	ownSpace.Severity = alert.Severity(alert.Rating{Type: ownSpace.Type, Strength: ownSpace.Strength, Reason: ownSpace.Root.Reason, Corroboration: ownSpace.Corroboration})
 	ownSpace.TLP = alert.MaxTLP(ownSpace)
 
 	hidden := &alert.NoticeRef{
@@ -162,7 +163,7 @@ func examples() []example {
 		Reason: "abusive-content:violence", ReasonVerified: false,
 	}
 	notVisible := &alert.Event{
-		Schema: alert.SchemaV1, Event: alert.EventRaised,
+		Schema: alert.SchemaV1, Event: alert.EventRaised, State: alert.StateActive,
 		AlertID: alert.ID(member, customerID, "edgeshield", rootID), Revision: 1, GroupKey: group,
 		Type: alert.TypeRootNotVisible, At: at, Member: member,
 		Headline: "your customer epiq is named by researchorg as the new home of a subject suspended by edgeshield; that suspension is not visible to you: ask abuse@edgeshield.example",
@@ -175,29 +176,47 @@ func examples() []example {
 		}}},
 		Corroboration: 1,
 	}
-	notVisible.Severity = alert.Severity(notVisible.Type, notVisible.Strength, "", notVisible.Corroboration)
+	notVisible.Severity = alert.Severity(alert.Rating{Type: notVisible.Type, Strength: notVisible.Strength, Corroboration: notVisible.Corroboration})
 	notVisible.TLP = alert.MaxTLP(notVisible)
 
 	integrity := &alert.Event{
-		Schema: alert.SchemaV1, Event: alert.EventRaised,
+		Schema: alert.SchemaV1, Event: alert.EventRaised, State: alert.StateActive,
 		AlertID: alert.ID(member, alert.TypeIntegrity, "edgeshield", forgedID), Revision: 1,
 		GroupKey: alert.GroupKey(member, alert.TypeIntegrity, "edgeshield"),
 		Type:     alert.TypeIntegrity, At: at, Member: member,
 		Headline: "the entry at sequence 42 claims to be signed by edgeshield but its signature does not verify: possible forgery, nothing was matched",
-		Severity: alert.Severity(alert.TypeIntegrity, "", "", 0),
+		Severity: alert.Severity(alert.Rating{Type: alert.TypeIntegrity}),
 		Integrity: &alert.Integrity{Sequence: 42, Issuer: "edgeshield", KID: kid("edgeshield"), NoticeID: forgedID,
 			Error: "envelope: signature does not verify under kid " + kid("edgeshield")},
 	}
 	stale := &alert.Event{
-		Schema: alert.SchemaV1, Event: alert.EventRaised,
+		Schema: alert.SchemaV1, Event: alert.EventRaised, State: alert.StateActive,
 		AlertID: alert.ID(member, alert.TypeDirectoryStale, "newcdn", staleID), Revision: 1,
 		GroupKey: alert.GroupKey(member, alert.TypeDirectoryStale, "newcdn"),
 		Type:     alert.TypeDirectoryStale, At: at, Member: member,
 		Headline: "the entry at sequence 43 is signed with a key your directory does not know; it is parked until the directory is reloaded",
-		Severity: alert.Severity(alert.TypeDirectoryStale, "", "", 0),
+		Severity: alert.Severity(alert.Rating{Type: alert.TypeDirectoryStale}),
 		Integrity: &alert.Integrity{Sequence: 43, Issuer: "newcdn", KID: kid("newcdn-2026"), NoticeID: staleID,
 			Error: "envelope: unknown kid " + kid("newcdn-2026")},
 	}
+	// The desk's day: acknowledged, suppressed for a day, and back by
+	// itself when a court order made it more urgent.
+	acked := matchUpdated
+	acked.Event, acked.Revision, acked.At = alert.EventAcked, 3, at.Add(25*time.Minute)
+	acked.Desk = &alert.Desk{Acked: &alert.DeskAction{By: "alice", At: at.Add(25 * time.Minute), Note: "ticket ABUSE-4711"}}
+	suppressed := acked
+	until := at.Add(24 * time.Hour)
+	suppressed.Event, suppressed.Revision, suppressed.At = alert.EventSuppressed, 4, at.Add(30*time.Minute)
+	suppressed.Desk = &alert.Desk{Acked: acked.Desk.Acked, Suppressed: &alert.Suppression{ID: 1, CustomerID: customerID,
+		ReasonPrefix: "abusive-content", Until: &until, By: "alice", At: at.Add(30 * time.Minute), Note: "customer contacted; waiting for their answer"}}
+	unsuppressed := suppressed
+	unsuppressed.Event, unsuppressed.Revision, unsuppressed.At = alert.EventUnsuppressed, 6, at.Add(90*time.Minute)
+	unsuppressed.Desk = &alert.Desk{Acked: acked.Desk.Acked, Unsuppressed: &alert.Unsuppression{By: alert.AgentActor, At: at.Add(90 * time.Minute),
+		Automatic: true, Why: "path strengthened from weak to strong", Suppression: 1}}
+	withdrawnAcked := matchWithdrawn
+	withdrawnAcked.Event, withdrawnAcked.Revision, withdrawnAcked.At = alert.EventAcked, 4, at.Add(3*time.Hour)
+	withdrawnAcked.Desk = &alert.Desk{Acked: &alert.DeskAction{By: "bob", At: at.Add(3 * time.Hour)}}
+
 	return []example{
 		{"match-raised", matchRaised},
 		{"match-updated", &matchUpdated},
@@ -206,5 +225,9 @@ func examples() []example {
 		{"root-not-visible", notVisible},
 		{"integrity", integrity},
 		{"directory-stale", stale},
+		{"match-acked", &acked},
+		{"match-suppressed", &suppressed},
+		{"match-unsuppressed", &unsuppressed},
+		{"match-withdrawn-acked", &withdrawnAcked},
 	}
 }

@@ -156,6 +156,21 @@ func Render(e *Event) string {
 		line("error", "%s", clean(in.Error))
 	}
 
+	if d := e.Desk; d != nil {
+		if x := d.Acked; x != nil {
+			line("acked", "by %s at %s%s", clean(x.By), stamp(x.At), noteOf(x.Note))
+		}
+		if x := d.Suppressed; x != nil {
+			until := "until lifted"
+			if x.Until != nil {
+				until = "until " + stamp(*x.Until)
+			}
+			line("silenced", "suppression %d (%s) by %s at %s, %s%s", x.ID, clean(SelectorString(x)), clean(x.By), stamp(x.At), until, noteOf(x.Note))
+		}
+		if x := d.Unsuppressed; x != nil {
+			line("back", "%s, by %s at %s%s", clean(x.Why), clean(x.By), stamp(x.At), noteOf(x.Note))
+		}
+	}
 	line("severity", "%s", clean(e.Severity))
 	line("alert", "%s (group %s)", clean(e.AlertID), clean(e.GroupKey))
 	return b.String()
@@ -290,4 +305,23 @@ func clean(s string) string {
 		}
 		return r
 	}, s)
+}
+
+func noteOf(n string) string {
+	if n == "" {
+		return ""
+	}
+	return ": " + clean(n)
+}
+
+// SelectorString says which alerts a suppression selects, e.g.
+// "customer c-1042, reason abusive-content".
+func SelectorString(s *Suppression) string {
+	var parts []string
+	for _, p := range [][2]string{{"alert", s.AlertID}, {"customer", s.CustomerID}, {"subject", s.Subject}, {"root", s.Root}, {"reason", s.ReasonPrefix}} {
+		if p[1] != "" {
+			parts = append(parts, p[0]+" "+p[1])
+		}
+	}
+	return strings.Join(parts, ", ")
 }

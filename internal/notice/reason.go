@@ -31,3 +31,14 @@ func ValidReason(s string) bool {
 	}
 	return false
 }
+
+// ValidReasonClass reports whether s is an RSIT class, the part of a
+// reason before the colon (a desk's severity table may rate a whole class).
+func ValidReasonClass(s string) bool {
+	switch s {
+	case "abusive-content", "malicious-code", "information-gathering", "intrusion-attempts", "intrusions",
+		"availability", "information-content-security", "fraud", "vulnerable", "other", "test":
+		return true
+	}
+	return false
+}

@@ -25,7 +25,7 @@
 //     (a replay of an old delivery) are each a named error. Redirects are
 //     never followed, and plain http is refused outside loopback unless
 //     configured.
-//   - A [Filter] chooses what a sink receives, by reason, strength, issuer,
+//   - A [Filter] chooses what a sink receives, by reason, strength, severity, issuer,
 //     TLP and type. TLP:RED reaches only a sink whose MaxTLP says RED.
 //     Updates and withdrawals of an alert pass when its raise did, so a
 //     desk never keeps an alert it should have seen withdrawn.

@@ -19,6 +19,9 @@ type Filter struct {
 	ReasonPrefixes []string
 	// MinStrength is "", "weak" or "strong".
 	MinStrength string
+	// MinSeverity is "", "low", "medium", "high" or "critical": the least
+	// severe alert the sink receives.
+	MinSeverity string
 	// Issuers selects by the member id of the root's issuer (of the
 	// envelope's claimed issuer, for integrity and directory_stale alerts).
 	Issuers []string
@@ -44,14 +47,19 @@ type Filter struct {
 //     A withdrawal that carries neither passes (a stray withdrawal is
 //     harmless, a missing one leaves a stale alert). An alert that becomes
 //     strong later first reaches a strong-only sink as "updated".
+//   - Severity is judged the same way, on the higher of Severity and
+//     PeakSeverity: an alert that once reached the sink keeps reaching it
+//     as it calms down, and one that becomes more severe first reaches it
+//     as "updated" (or "unsuppressed").
 //   - TLP is judged on everything the event carries ([alert.MaxTLP]): a
 //     revision carrying material above MaxTLP is withheld, and the sink
 //     keeps the last revision it could receive.
 //
-// Reason and strength do not apply to integrity and directory_stale
+// Severity applies to every type. Reason and strength do not apply to integrity and directory_stale
 // alerts, which have neither (select them with Types); any other alert
 // without a reason fails a ReasonPrefixes criterion. An invalid MaxTLP
-// counts as CLEAR and an invalid MinStrength as strong, so a typo narrows
+// counts as CLEAR, an invalid MinStrength as strong and an invalid
+// MinSeverity as critical, so a typo narrows
 // what a sink receives; [Filter.Validate] reports them.
 func (f Filter) Allows(e *alert.Event) bool {
 	if e == nil {
@@ -73,6 +81,15 @@ func (f Filter) Allows(e *alert.Event) bool {
 			issuer = e.Integrity.Issuer
 		}
 		if !slices.Contains(f.Issuers, issuer) {
+			return false
+		}
+	}
+	if f.MinSeverity != "" {
+		want := alert.SeverityRank(f.MinSeverity)
+		if want == 0 {
+			want = alert.SeverityRank(alert.SeverityCritical)
+		}
+		if max(alert.SeverityRank(e.Severity), alert.SeverityRank(e.PeakSeverity)) < want {
 			return false
 		}
 	}
@@ -157,6 +174,9 @@ func (f Filter) Validate() error {
 		if !memberRE.MatchString(m) {
 			return fmt.Errorf("issuers[%d]: %q is not a member id", i, m)
 		}
+	}
+	if f.MinSeverity != "" && alert.SeverityRank(f.MinSeverity) == 0 {
+		return fmt.Errorf("min_severity: %q is not low, medium, high or critical", f.MinSeverity)
 	}
 	if f.MaxTLP != "" {
 		if _, ok := alert.TLPRank(f.MaxTLP); !ok {

@@ -18,7 +18,7 @@ func TestFilter(t *testing.T) {
 		e.TLP = alert.MaxTLP(e)
 	}
 	withdrawn := func(e *alert.Event) {
-		e.Event, e.Paths, e.Strength, e.PeakStrength = alert.EventWithdrawn, nil, "", ""
+		e.Event, e.State, e.Paths, e.Strength, e.PeakStrength = alert.EventWithdrawn, alert.StateWithdrawn, nil, "", ""
 		e.Withdrawn = &alert.Withdrawal{Reason: alert.WithdrawRetracted}
 	}
 	integrity := func(e *alert.Event) {
@@ -48,6 +48,11 @@ func TestFilter(t *testing.T) {
 		{"withdrawal without strengths passes a strength filter", sink.Filter{MinStrength: "strong"}, []func(*alert.Event){withdrawn}, true},
 		{"withdrawal of a weak alert", sink.Filter{MinStrength: "strong"}, []func(*alert.Event){weak, withdrawn, func(e *alert.Event) { e.PeakStrength = alert.StrengthWeak }}, false},
 		{"withdrawal keeps reason filter", sink.Filter{ReasonPrefixes: []string{"fraud"}}, []func(*alert.Event){withdrawn}, false},
+		{"severity at the minimum", sink.Filter{MinSeverity: "critical"}, []func(*alert.Event){func(e *alert.Event) { e.Severity, e.PeakSeverity = "critical", "critical" }}, true},
+		{"severity below the minimum", sink.Filter{MinSeverity: "high"}, []func(*alert.Event){func(e *alert.Event) { e.Severity, e.PeakSeverity = "medium", "medium" }}, false},
+		{"calmed down after high: passes (peak)", sink.Filter{MinSeverity: "high"}, []func(*alert.Event){func(e *alert.Event) { e.Severity, e.PeakSeverity = "low", "high" }}, true},
+		{"severity applies to integrity", sink.Filter{MinSeverity: "critical"}, []func(*alert.Event){integrity, func(e *alert.Event) { e.Severity, e.PeakSeverity = "high", "high" }}, false},
+		{"invalid min severity narrows to critical", sink.Filter{MinSeverity: "urgent"}, []func(*alert.Event){func(e *alert.Event) { e.Severity, e.PeakSeverity = "high", "high" }}, false},
 		{"issuer listed", sink.Filter{Issuers: []string{"edgeshield"}}, nil, true},
 		{"issuer not listed", sink.Filter{Issuers: []string{"researchorg"}}, nil, false},
 		{"integrity issuer", sink.Filter{Issuers: []string{"edgeshield"}}, []func(*alert.Event){integrity}, true},
@@ -83,7 +88,7 @@ func TestFilter(t *testing.T) {
 }
 
 func TestFilterValidate(t *testing.T) {
-	good := sink.Filter{ReasonPrefixes: []string{"fraud", "abusive-content:violence"}, MinStrength: "weak", Issuers: []string{"edgeshield"}, MaxTLP: "TLP:RED", Types: []string{"match"}}
+	good := sink.Filter{ReasonPrefixes: []string{"fraud", "abusive-content:violence"}, MinStrength: "weak", Issuers: []string{"edgeshield"}, MaxTLP: "TLP:RED", Types: []string{"match"}, MinSeverity: "high"}
 	if err := good.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -91,6 +96,7 @@ func TestFilterValidate(t *testing.T) {
 		{ReasonPrefixes: []string{"Fraud"}},
 		{ReasonPrefixes: []string{"fraud:"}},
 		{MinStrength: "medium"},
+		{MinSeverity: "urgent"},
 		{Issuers: []string{"Edge Shield"}},
 		{MaxTLP: "WHITE"},
 		{Types: []string{"alarm"}},

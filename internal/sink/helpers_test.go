@@ -49,7 +49,8 @@ func event(rev uint64) *alert.Event {
 		}}},
 		Corroboration: 1,
 	}
-	e.Severity = alert.Severity(e.Type, e.Strength, e.Root.Reason, e.Corroboration)
+	e.Severity = alert.Severity(alert.Rating{Type: e.Type, Strength: e.Strength, Reason: e.Root.Reason, Corroboration: e.Corroboration})
+	e.PeakSeverity, e.State = e.Severity, alert.StateActive
 	e.TLP = alert.MaxTLP(e)
 	return e
 }

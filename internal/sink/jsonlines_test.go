@@ -65,7 +65,7 @@ func TestJSONLinesOneObjectPerLine(t *testing.T) {
 		t.Fatal(err)
 	}
 	e3 := event(3)
-	e3.Event, e3.Paths, e3.Strength = alert.EventWithdrawn, nil, ""
+	e3.Event, e3.State, e3.Paths, e3.Strength = alert.EventWithdrawn, alert.StateWithdrawn, nil, ""
 	e3.Withdrawn = &alert.Withdrawal{Reason: alert.WithdrawExpired}
 	if err := s.Deliver(ctx, e3, marshal(t, e3)); err != nil {
 		t.Fatal(err)

@@ -230,6 +230,1218 @@ func (MatchStrength) EnumDescriptor() ([]byte, []int) {
 	return file_headsup_v1_agent_proto_rawDescGZIP(), []int{2}
 }
 
+// ListAlertsRequest filters and pages the alerts. Empty filters do not
+// filter.
+type ListAlertsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "active" or "withdrawn": the lifecycle state.
+	State string `protobuf:"bytes,1,opt,name=state,proto3" json:"state,omitempty"`
+	// "open" (neither acknowledged nor suppressed), "acked" or
+	// "suppressed": the desk's triage.
+	Triage string `protobuf:"bytes,2,opt,name=triage,proto3" json:"triage,omitempty"`
+	// "low", "medium", "high" or "critical": the least severe alert listed.
+	MinSeverity string `protobuf:"bytes,3,opt,name=min_severity,json=minSeverity,proto3" json:"min_severity,omitempty"`
+	// The customer id, as the customer list spells it.
+	CustomerId string `protobuf:"bytes,4,opt,name=customer_id,json=customerId,proto3" json:"customer_id,omitempty"`
+	// The alert type: match, own_space, root_not_visible, integrity,
+	// directory_stale.
+	Type string `protobuf:"bytes,5,opt,name=type,proto3" json:"type,omitempty"`
+	// At most this many alerts (default 100, at most 1000).
+	PageSize uint32 `protobuf:"varint,6,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The next_page_token of the previous page; empty for the first.
+	PageToken     string `protobuf:"bytes,7,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListAlertsRequest) Reset() {
+	*x = ListAlertsRequest{}
+	mi := &file_headsup_v1_agent_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListAlertsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListAlertsRequest) ProtoMessage() {}
+
+func (x *ListAlertsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_headsup_v1_agent_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListAlertsRequest.ProtoReflect.Descriptor instead.
+func (*ListAlertsRequest) Descriptor() ([]byte, []int) {
+	return file_headsup_v1_agent_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *ListAlertsRequest) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *ListAlertsRequest) GetTriage() string {
+	if x != nil {
+		return x.Triage
+	}
+	return ""
+}
+
+func (x *ListAlertsRequest) GetMinSeverity() string {
+	if x != nil {
+		return x.MinSeverity
+	}
+	return ""
+}
+
+func (x *ListAlertsRequest) GetCustomerId() string {
+	if x != nil {
+		return x.CustomerId
+	}
+	return ""
+}
+
+func (x *ListAlertsRequest) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *ListAlertsRequest) GetPageSize() uint32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListAlertsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// ListAlertsResponse is one page of alerts.
+type ListAlertsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The alerts of this page.
+	Alerts []*AlertSummary `protobuf:"bytes,1,rep,name=alerts,proto3" json:"alerts,omitempty"`
+	// Pass it as page_token for the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	// How many alerts match the filters in all.
+	Total         uint32 `protobuf:"varint,3,opt,name=total,proto3" json:"total,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListAlertsResponse) Reset() {
+	*x = ListAlertsResponse{}
+	mi := &file_headsup_v1_agent_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListAlertsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListAlertsResponse) ProtoMessage() {}
+
+func (x *ListAlertsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_headsup_v1_agent_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListAlertsResponse.ProtoReflect.Descriptor instead.
+func (*ListAlertsResponse) Descriptor() ([]byte, []int) {
+	return file_headsup_v1_agent_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *ListAlertsResponse) GetAlerts() []*AlertSummary {
+	if x != nil {
+		return x.Alerts
+	}
+	return nil
+}
+
+func (x *ListAlertsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+func (x *ListAlertsResponse) GetTotal() uint32 {
+	if x != nil {
+		return x.Total
+	}
+	return 0
+}
+
+// AlertSummary is what a desk's list shows of one alert.
+type AlertSummary struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The alert id (hex SHA-256; see headsup.alert.v1).
+	AlertId string `protobuf:"bytes,1,opt,name=alert_id,json=alertId,proto3" json:"alert_id,omitempty"`
+	// The latest revision.
+	Revision uint64 `protobuf:"varint,2,opt,name=revision,proto3" json:"revision,omitempty"`
+	// What happened at the latest revision (raised, updated, withdrawn,
+	// acked, suppressed, unsuppressed).
+	Event string `protobuf:"bytes,3,opt,name=event,proto3" json:"event,omitempty"`
+	// "active" or "withdrawn".
+	State string `protobuf:"bytes,4,opt,name=state,proto3" json:"state,omitempty"`
+	// The alert type.
+	Type string `protobuf:"bytes,5,opt,name=type,proto3" json:"type,omitempty"`
+	// critical, high, medium or low.
+	Severity string `protobuf:"bytes,6,opt,name=severity,proto3" json:"severity,omitempty"`
+	// The best path's strength: strong, weak, or empty.
+	Strength string `protobuf:"bytes,7,opt,name=strength,proto3" json:"strength,omitempty"`
+	// The customer id and name; empty for alerts without a customer.
+	CustomerId string `protobuf:"bytes,8,opt,name=customer_id,json=customerId,proto3" json:"customer_id,omitempty"`
+	// See customer_id.
+	CustomerName string `protobuf:"bytes,9,opt,name=customer_name,json=customerName,proto3" json:"customer_name,omitempty"`
+	// The suspended subject's label.
+	Subject string `protobuf:"bytes,10,opt,name=subject,proto3" json:"subject,omitempty"`
+	// The root notice, "issuer/id"; empty for integrity and
+	// directory_stale alerts.
+	Root string `protobuf:"bytes,11,opt,name=root,proto3" json:"root,omitempty"`
+	// The root's RSIT reason.
+	Reason string `protobuf:"bytes,12,opt,name=reason,proto3" json:"reason,omitempty"`
+	// The alert's headline.
+	Headline string `protobuf:"bytes,13,opt,name=headline,proto3" json:"headline,omitempty"`
+	// The group key: alerts about one subject for one customer.
+	GroupKey string `protobuf:"bytes,14,opt,name=group_key,json=groupKey,proto3" json:"group_key,omitempty"`
+	// When the latest revision was decided.
+	UpdatedAt *timestamppb.Timestamp `protobuf:"bytes,15,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	// The desk's triage.
+	Triage        *AlertTriage `protobuf:"bytes,16,opt,name=triage,proto3" json:"triage,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AlertSummary) Reset() {
+	*x = AlertSummary{}
+	mi := &file_headsup_v1_agent_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AlertSummary) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AlertSummary) ProtoMessage() {}
+
+func (x *AlertSummary) ProtoReflect() protoreflect.Message {
+	mi := &file_headsup_v1_agent_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AlertSummary.ProtoReflect.Descriptor instead.
+func (*AlertSummary) Descriptor() ([]byte, []int) {
+	return file_headsup_v1_agent_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *AlertSummary) GetAlertId() string {
+	if x != nil {
+		return x.AlertId
+	}
+	return ""
+}
+
+func (x *AlertSummary) GetRevision() uint64 {
+	if x != nil {
+		return x.Revision
+	}
+	return 0
+}
+
+func (x *AlertSummary) GetEvent() string {
+	if x != nil {
+		return x.Event
+	}
+	return ""
+}
+
+func (x *AlertSummary) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *AlertSummary) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *AlertSummary) GetSeverity() string {
+	if x != nil {
+		return x.Severity
+	}
+	return ""
+}
+
+func (x *AlertSummary) GetStrength() string {
+	if x != nil {
+		return x.Strength
+	}
+	return ""
+}
+
+func (x *AlertSummary) GetCustomerId() string {
+	if x != nil {
+		return x.CustomerId
+	}
+	return ""
+}
+
+func (x *AlertSummary) GetCustomerName() string {
+	if x != nil {
+		return x.CustomerName
+	}
+	return ""
+}
+
+func (x *AlertSummary) GetSubject() string {
+	if x != nil {
+		return x.Subject
+	}
+	return ""
+}
+
+func (x *AlertSummary) GetRoot() string {
+	if x != nil {
+		return x.Root
+	}
+	return ""
+}
+
+func (x *AlertSummary) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *AlertSummary) GetHeadline() string {
+	if x != nil {
+		return x.Headline
+	}
+	return ""
+}
+
+func (x *AlertSummary) GetGroupKey() string {
+	if x != nil {
+		return x.GroupKey
+	}
+	return ""
+}
+
+func (x *AlertSummary) GetUpdatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdatedAt
+	}
+	return nil
+}
+
+func (x *AlertSummary) GetTriage() *AlertTriage {
+	if x != nil {
+		return x.Triage
+	}
+	return nil
+}
+
+// AlertTriage is the desk's state of an alert.
+type AlertTriage struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// True once acknowledged.
+	Acked bool `protobuf:"varint,1,opt,name=acked,proto3" json:"acked,omitempty"`
+	// Who acknowledged it.
+	AckedBy string `protobuf:"bytes,2,opt,name=acked_by,json=ackedBy,proto3" json:"acked_by,omitempty"`
+	// When.
+	AckedAt *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=acked_at,json=ackedAt,proto3" json:"acked_at,omitempty"`
+	// Why, or the ticket.
+	AckNote string `protobuf:"bytes,4,opt,name=ack_note,json=ackNote,proto3" json:"ack_note,omitempty"`
+	// True while a suppression holds the alert.
+	Suppressed bool `protobuf:"varint,5,opt,name=suppressed,proto3" json:"suppressed,omitempty"`
+	// The suppressions that hold it.
+	SuppressionIds []uint64 `protobuf:"varint,6,rep,packed,name=suppression_ids,json=suppressionIds,proto3" json:"suppression_ids,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *AlertTriage) Reset() {
+	*x = AlertTriage{}
+	mi := &file_headsup_v1_agent_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AlertTriage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AlertTriage) ProtoMessage() {}
+
+func (x *AlertTriage) ProtoReflect() protoreflect.Message {
+	mi := &file_headsup_v1_agent_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AlertTriage.ProtoReflect.Descriptor instead.
+func (*AlertTriage) Descriptor() ([]byte, []int) {
+	return file_headsup_v1_agent_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *AlertTriage) GetAcked() bool {
+	if x != nil {
+		return x.Acked
+	}
+	return false
+}
+
+func (x *AlertTriage) GetAckedBy() string {
+	if x != nil {
+		return x.AckedBy
+	}
+	return ""
+}
+
+func (x *AlertTriage) GetAckedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.AckedAt
+	}
+	return nil
+}
+
+func (x *AlertTriage) GetAckNote() string {
+	if x != nil {
+		return x.AckNote
+	}
+	return ""
+}
+
+func (x *AlertTriage) GetSuppressed() bool {
+	if x != nil {
+		return x.Suppressed
+	}
+	return false
+}
+
+func (x *AlertTriage) GetSuppressionIds() []uint64 {
+	if x != nil {
+		return x.SuppressionIds
+	}
+	return nil
+}
+
+// GetAlertRequest names one alert.
+type GetAlertRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The alert id, or an unambiguous prefix of at least 8 hex digits.
+	AlertId       string `protobuf:"bytes,1,opt,name=alert_id,json=alertId,proto3" json:"alert_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetAlertRequest) Reset() {
+	*x = GetAlertRequest{}
+	mi := &file_headsup_v1_agent_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetAlertRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetAlertRequest) ProtoMessage() {}
+
+func (x *GetAlertRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_headsup_v1_agent_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetAlertRequest.ProtoReflect.Descriptor instead.
+func (*GetAlertRequest) Descriptor() ([]byte, []int) {
+	return file_headsup_v1_agent_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *GetAlertRequest) GetAlertId() string {
+	if x != nil {
+		return x.AlertId
+	}
+	return ""
+}
+
+// GetAlertResponse is everything the agent holds about one alert.
+type GetAlertResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The summary.
+	Alert *AlertSummary `protobuf:"bytes,1,opt,name=alert,proto3" json:"alert,omitempty"`
+	// The latest headsup.alert.v1 event, exactly as stored (JSON).
+	EventJson string `protobuf:"bytes,2,opt,name=event_json,json=eventJson,proto3" json:"event_json,omitempty"`
+	// Every revision the agent recorded, oldest first.
+	History []*AlertRevision `protobuf:"bytes,3,rep,name=history,proto3" json:"history,omitempty"`
+	// The suppressions that hold or held the alert.
+	Suppressions  []*Suppression `protobuf:"bytes,4,rep,name=suppressions,proto3" json:"suppressions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetAlertResponse) Reset() {
+	*x = GetAlertResponse{}
+	mi := &file_headsup_v1_agent_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetAlertResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetAlertResponse) ProtoMessage() {}
+
+func (x *GetAlertResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_headsup_v1_agent_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetAlertResponse.ProtoReflect.Descriptor instead.
+func (*GetAlertResponse) Descriptor() ([]byte, []int) {
+	return file_headsup_v1_agent_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *GetAlertResponse) GetAlert() *AlertSummary {
+	if x != nil {
+		return x.Alert
+	}
+	return nil
+}
+
+func (x *GetAlertResponse) GetEventJson() string {
+	if x != nil {
+		return x.EventJson
+	}
+	return ""
+}
+
+func (x *GetAlertResponse) GetHistory() []*AlertRevision {
+	if x != nil {
+		return x.History
+	}
+	return nil
+}
+
+func (x *GetAlertResponse) GetSuppressions() []*Suppression {
+	if x != nil {
+		return x.Suppressions
+	}
+	return nil
+}
+
+// AlertRevision is one revision of an alert.
+type AlertRevision struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The revision.
+	Revision uint64 `protobuf:"varint,1,opt,name=revision,proto3" json:"revision,omitempty"`
+	// What happened: raised, updated, withdrawn, acked, suppressed,
+	// unsuppressed.
+	Event string `protobuf:"bytes,2,opt,name=event,proto3" json:"event,omitempty"`
+	// When.
+	At *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=at,proto3" json:"at,omitempty"`
+	// The lifecycle state after it.
+	State string `protobuf:"bytes,4,opt,name=state,proto3" json:"state,omitempty"`
+	// The severity after it.
+	Severity string `protobuf:"bytes,5,opt,name=severity,proto3" json:"severity,omitempty"`
+	// The best strength after it.
+	Strength string `protobuf:"bytes,6,opt,name=strength,proto3" json:"strength,omitempty"`
+	// Who, for triage changes ("headsup-agent" when automatic).
+	By string `protobuf:"bytes,7,opt,name=by,proto3" json:"by,omitempty"`
+	// The note or the reason, for triage changes.
+	Note string `protobuf:"bytes,8,opt,name=note,proto3" json:"note,omitempty"`
+	// True when the revision was kept from the sinks (the alert was
+	// suppressed).
+	Silenced      bool `protobuf:"varint,9,opt,name=silenced,proto3" json:"silenced,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AlertRevision) Reset() {
+	*x = AlertRevision{}
+	mi := &file_headsup_v1_agent_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AlertRevision) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AlertRevision) ProtoMessage() {}
+
+func (x *AlertRevision) ProtoReflect() protoreflect.Message {
+	mi := &file_headsup_v1_agent_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AlertRevision.ProtoReflect.Descriptor instead.
+func (*AlertRevision) Descriptor() ([]byte, []int) {
+	return file_headsup_v1_agent_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *AlertRevision) GetRevision() uint64 {
+	if x != nil {
+		return x.Revision
+	}
+	return 0
+}
+
+func (x *AlertRevision) GetEvent() string {
+	if x != nil {
+		return x.Event
+	}
+	return ""
+}
+
+func (x *AlertRevision) GetAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.At
+	}
+	return nil
+}
+
+func (x *AlertRevision) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *AlertRevision) GetSeverity() string {
+	if x != nil {
+		return x.Severity
+	}
+	return ""
+}
+
+func (x *AlertRevision) GetStrength() string {
+	if x != nil {
+		return x.Strength
+	}
+	return ""
+}
+
+func (x *AlertRevision) GetBy() string {
+	if x != nil {
+		return x.By
+	}
+	return ""
+}
+
+func (x *AlertRevision) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
+}
+
+func (x *AlertRevision) GetSilenced() bool {
+	if x != nil {
+		return x.Silenced
+	}
+	return false
+}
+
+// AckAlertRequest acknowledges one alert.
+type AckAlertRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The alert id, or an unambiguous prefix of at least 8 hex digits.
+	AlertId string `protobuf:"bytes,1,opt,name=alert_id,json=alertId,proto3" json:"alert_id,omitempty"`
+	// Who acknowledges (required).
+	By string `protobuf:"bytes,2,opt,name=by,proto3" json:"by,omitempty"`
+	// Why, or the ticket.
+	Note          string `protobuf:"bytes,3,opt,name=note,proto3" json:"note,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AckAlertRequest) Reset() {
+	*x = AckAlertRequest{}
+	mi := &file_headsup_v1_agent_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AckAlertRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AckAlertRequest) ProtoMessage() {}
+
+func (x *AckAlertRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_headsup_v1_agent_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AckAlertRequest.ProtoReflect.Descriptor instead.
+func (*AckAlertRequest) Descriptor() ([]byte, []int) {
+	return file_headsup_v1_agent_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *AckAlertRequest) GetAlertId() string {
+	if x != nil {
+		return x.AlertId
+	}
+	return ""
+}
+
+func (x *AckAlertRequest) GetBy() string {
+	if x != nil {
+		return x.By
+	}
+	return ""
+}
+
+func (x *AckAlertRequest) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
+}
+
+// AckAlertResponse is the alert after the acknowledgement.
+type AckAlertResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The alert.
+	Alert *AlertSummary `protobuf:"bytes,1,opt,name=alert,proto3" json:"alert,omitempty"`
+	// False when it was already acknowledged (nothing changed).
+	Changed       bool `protobuf:"varint,2,opt,name=changed,proto3" json:"changed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AckAlertResponse) Reset() {
+	*x = AckAlertResponse{}
+	mi := &file_headsup_v1_agent_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AckAlertResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AckAlertResponse) ProtoMessage() {}
+
+func (x *AckAlertResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_headsup_v1_agent_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AckAlertResponse.ProtoReflect.Descriptor instead.
+func (*AckAlertResponse) Descriptor() ([]byte, []int) {
+	return file_headsup_v1_agent_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *AckAlertResponse) GetAlert() *AlertSummary {
+	if x != nil {
+		return x.Alert
+	}
+	return nil
+}
+
+func (x *AckAlertResponse) GetChanged() bool {
+	if x != nil {
+		return x.Changed
+	}
+	return false
+}
+
+// Suppression is a stored rule that silences alerts.
+type Suppression struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The rule's number.
+	Id uint64 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	// Selectors: at least one of alert_id, customer_id, subject, root is
+	// set; an alert is selected when it meets every one that is set.
+	// alert_id: one alert.
+	AlertId string `protobuf:"bytes,2,opt,name=alert_id,json=alertId,proto3" json:"alert_id,omitempty"`
+	// The customer id.
+	CustomerId string `protobuf:"bytes,3,opt,name=customer_id,json=customerId,proto3" json:"customer_id,omitempty"`
+	// The subject's label, or one of its identifiers ("host:x.example", or
+	// just "x.example"), compared in lower case.
+	Subject string `protobuf:"bytes,4,opt,name=subject,proto3" json:"subject,omitempty"`
+	// The root notice, "issuer/id".
+	Root string `protobuf:"bytes,5,opt,name=root,proto3" json:"root,omitempty"`
+	// An RSIT class ("abusive-content") or class:type the root's reason
+	// must have.
+	ReasonPrefix string `protobuf:"bytes,6,opt,name=reason_prefix,json=reasonPrefix,proto3" json:"reason_prefix,omitempty"`
+	// When the rule ends by itself; absent: until lifted.
+	Until *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=until,proto3" json:"until,omitempty"`
+	// Who made the rule (required).
+	By string `protobuf:"bytes,8,opt,name=by,proto3" json:"by,omitempty"`
+	// Why.
+	Note string `protobuf:"bytes,9,opt,name=note,proto3" json:"note,omitempty"`
+	// When it was made (set by the agent).
+	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	// When it was lifted, if it was (set by the agent).
+	LiftedAt *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=lifted_at,json=liftedAt,proto3" json:"lifted_at,omitempty"`
+	// Who lifted it ("headsup-agent" when it ended by itself).
+	LiftedBy string `protobuf:"bytes,12,opt,name=lifted_by,json=liftedBy,proto3" json:"lifted_by,omitempty"`
+	// Why it was lifted.
+	LiftedWhy     string `protobuf:"bytes,13,opt,name=lifted_why,json=liftedWhy,proto3" json:"lifted_why,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Suppression) Reset() {
+	*x = Suppression{}
+	mi := &file_headsup_v1_agent_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Suppression) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Suppression) ProtoMessage() {}
+
+func (x *Suppression) ProtoReflect() protoreflect.Message {
+	mi := &file_headsup_v1_agent_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Suppression.ProtoReflect.Descriptor instead.
+func (*Suppression) Descriptor() ([]byte, []int) {
+	return file_headsup_v1_agent_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *Suppression) GetId() uint64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *Suppression) GetAlertId() string {
+	if x != nil {
+		return x.AlertId
+	}
+	return ""
+}
+
+func (x *Suppression) GetCustomerId() string {
+	if x != nil {
+		return x.CustomerId
+	}
+	return ""
+}
+
+func (x *Suppression) GetSubject() string {
+	if x != nil {
+		return x.Subject
+	}
+	return ""
+}
+
+func (x *Suppression) GetRoot() string {
+	if x != nil {
+		return x.Root
+	}
+	return ""
+}
+
+func (x *Suppression) GetReasonPrefix() string {
+	if x != nil {
+		return x.ReasonPrefix
+	}
+	return ""
+}
+
+func (x *Suppression) GetUntil() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Until
+	}
+	return nil
+}
+
+func (x *Suppression) GetBy() string {
+	if x != nil {
+		return x.By
+	}
+	return ""
+}
+
+func (x *Suppression) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
+}
+
+func (x *Suppression) GetCreatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return nil
+}
+
+func (x *Suppression) GetLiftedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LiftedAt
+	}
+	return nil
+}
+
+func (x *Suppression) GetLiftedBy() string {
+	if x != nil {
+		return x.LiftedBy
+	}
+	return ""
+}
+
+func (x *Suppression) GetLiftedWhy() string {
+	if x != nil {
+		return x.LiftedWhy
+	}
+	return ""
+}
+
+// SuppressAlertRequest makes a suppression.
+type SuppressAlertRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The rule; id, created_at and the lifted fields are set by the agent.
+	Suppression   *Suppression `protobuf:"bytes,1,opt,name=suppression,proto3" json:"suppression,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SuppressAlertRequest) Reset() {
+	*x = SuppressAlertRequest{}
+	mi := &file_headsup_v1_agent_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SuppressAlertRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SuppressAlertRequest) ProtoMessage() {}
+
+func (x *SuppressAlertRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_headsup_v1_agent_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SuppressAlertRequest.ProtoReflect.Descriptor instead.
+func (*SuppressAlertRequest) Descriptor() ([]byte, []int) {
+	return file_headsup_v1_agent_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *SuppressAlertRequest) GetSuppression() *Suppression {
+	if x != nil {
+		return x.Suppression
+	}
+	return nil
+}
+
+// SuppressAlertResponse is the stored rule and the alerts it now holds.
+type SuppressAlertResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The stored rule.
+	Suppression *Suppression `protobuf:"bytes,1,opt,name=suppression,proto3" json:"suppression,omitempty"`
+	// The alerts it holds, each with a "suppressed" event emitted (or
+	// already held by another suppression).
+	AlertIds      []string `protobuf:"bytes,2,rep,name=alert_ids,json=alertIds,proto3" json:"alert_ids,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SuppressAlertResponse) Reset() {
+	*x = SuppressAlertResponse{}
+	mi := &file_headsup_v1_agent_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SuppressAlertResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SuppressAlertResponse) ProtoMessage() {}
+
+func (x *SuppressAlertResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_headsup_v1_agent_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SuppressAlertResponse.ProtoReflect.Descriptor instead.
+func (*SuppressAlertResponse) Descriptor() ([]byte, []int) {
+	return file_headsup_v1_agent_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *SuppressAlertResponse) GetSuppression() *Suppression {
+	if x != nil {
+		return x.Suppression
+	}
+	return nil
+}
+
+func (x *SuppressAlertResponse) GetAlertIds() []string {
+	if x != nil {
+		return x.AlertIds
+	}
+	return nil
+}
+
+// UnsuppressAlertRequest lifts one alert out of every suppression, or a
+// whole suppression.
+type UnsuppressAlertRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// What to lift.
+	//
+	// Types that are valid to be assigned to Target:
+	//
+	//	*UnsuppressAlertRequest_AlertId
+	//	*UnsuppressAlertRequest_SuppressionId
+	Target isUnsuppressAlertRequest_Target `protobuf_oneof:"target"`
+	// Who lifts it (required).
+	By string `protobuf:"bytes,3,opt,name=by,proto3" json:"by,omitempty"`
+	// Why.
+	Note          string `protobuf:"bytes,4,opt,name=note,proto3" json:"note,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UnsuppressAlertRequest) Reset() {
+	*x = UnsuppressAlertRequest{}
+	mi := &file_headsup_v1_agent_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UnsuppressAlertRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UnsuppressAlertRequest) ProtoMessage() {}
+
+func (x *UnsuppressAlertRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_headsup_v1_agent_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UnsuppressAlertRequest.ProtoReflect.Descriptor instead.
+func (*UnsuppressAlertRequest) Descriptor() ([]byte, []int) {
+	return file_headsup_v1_agent_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *UnsuppressAlertRequest) GetTarget() isUnsuppressAlertRequest_Target {
+	if x != nil {
+		return x.Target
+	}
+	return nil
+}
+
+func (x *UnsuppressAlertRequest) GetAlertId() string {
+	if x != nil {
+		if x, ok := x.Target.(*UnsuppressAlertRequest_AlertId); ok {
+			return x.AlertId
+		}
+	}
+	return ""
+}
+
+func (x *UnsuppressAlertRequest) GetSuppressionId() uint64 {
+	if x != nil {
+		if x, ok := x.Target.(*UnsuppressAlertRequest_SuppressionId); ok {
+			return x.SuppressionId
+		}
+	}
+	return 0
+}
+
+func (x *UnsuppressAlertRequest) GetBy() string {
+	if x != nil {
+		return x.By
+	}
+	return ""
+}
+
+func (x *UnsuppressAlertRequest) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
+}
+
+type isUnsuppressAlertRequest_Target interface {
+	isUnsuppressAlertRequest_Target()
+}
+
+type UnsuppressAlertRequest_AlertId struct {
+	// One alert (id or an unambiguous prefix of at least 8 hex digits).
+	AlertId string `protobuf:"bytes,1,opt,name=alert_id,json=alertId,proto3,oneof"`
+}
+
+type UnsuppressAlertRequest_SuppressionId struct {
+	// A whole suppression.
+	SuppressionId uint64 `protobuf:"varint,2,opt,name=suppression_id,json=suppressionId,proto3,oneof"`
+}
+
+func (*UnsuppressAlertRequest_AlertId) isUnsuppressAlertRequest_Target() {}
+
+func (*UnsuppressAlertRequest_SuppressionId) isUnsuppressAlertRequest_Target() {}
+
+// UnsuppressAlertResponse lists the alerts that came back.
+type UnsuppressAlertResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The alerts no longer suppressed, each with an "unsuppressed" event
+	// emitted.
+	AlertIds      []string `protobuf:"bytes,1,rep,name=alert_ids,json=alertIds,proto3" json:"alert_ids,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UnsuppressAlertResponse) Reset() {
+	*x = UnsuppressAlertResponse{}
+	mi := &file_headsup_v1_agent_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UnsuppressAlertResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UnsuppressAlertResponse) ProtoMessage() {}
+
+func (x *UnsuppressAlertResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_headsup_v1_agent_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UnsuppressAlertResponse.ProtoReflect.Descriptor instead.
+func (*UnsuppressAlertResponse) Descriptor() ([]byte, []int) {
+	return file_headsup_v1_agent_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *UnsuppressAlertResponse) GetAlertIds() []string {
+	if x != nil {
+		return x.AlertIds
+	}
+	return nil
+}
+
 // CheckRequest lists the values to look up.
 type CheckRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -242,7 +1454,7 @@ type CheckRequest struct {
 
 func (x *CheckRequest) Reset() {
 	*x = CheckRequest{}
-	mi := &file_headsup_v1_agent_proto_msgTypes[0]
+	mi := &file_headsup_v1_agent_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -254,7 +1466,7 @@ func (x *CheckRequest) String() string {
 func (*CheckRequest) ProtoMessage() {}
 
 func (x *CheckRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_headsup_v1_agent_proto_msgTypes[0]
+	mi := &file_headsup_v1_agent_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -267,7 +1479,7 @@ func (x *CheckRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckRequest.ProtoReflect.Descriptor instead.
 func (*CheckRequest) Descriptor() ([]byte, []int) {
-	return file_headsup_v1_agent_proto_rawDescGZIP(), []int{0}
+	return file_headsup_v1_agent_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *CheckRequest) GetValues() []*CheckValue {
@@ -290,7 +1502,7 @@ type CheckValue struct {
 
 func (x *CheckValue) Reset() {
 	*x = CheckValue{}
-	mi := &file_headsup_v1_agent_proto_msgTypes[1]
+	mi := &file_headsup_v1_agent_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -302,7 +1514,7 @@ func (x *CheckValue) String() string {
 func (*CheckValue) ProtoMessage() {}
 
 func (x *CheckValue) ProtoReflect() protoreflect.Message {
-	mi := &file_headsup_v1_agent_proto_msgTypes[1]
+	mi := &file_headsup_v1_agent_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -315,7 +1527,7 @@ func (x *CheckValue) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckValue.ProtoReflect.Descriptor instead.
 func (*CheckValue) Descriptor() ([]byte, []int) {
-	return file_headsup_v1_agent_proto_rawDescGZIP(), []int{1}
+	return file_headsup_v1_agent_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *CheckValue) GetValue() string {
@@ -353,7 +1565,7 @@ type CheckResponse struct {
 
 func (x *CheckResponse) Reset() {
 	*x = CheckResponse{}
-	mi := &file_headsup_v1_agent_proto_msgTypes[2]
+	mi := &file_headsup_v1_agent_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -365,7 +1577,7 @@ func (x *CheckResponse) String() string {
 func (*CheckResponse) ProtoMessage() {}
 
 func (x *CheckResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_headsup_v1_agent_proto_msgTypes[2]
+	mi := &file_headsup_v1_agent_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -378,7 +1590,7 @@ func (x *CheckResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckResponse.ProtoReflect.Descriptor instead.
 func (*CheckResponse) Descriptor() ([]byte, []int) {
-	return file_headsup_v1_agent_proto_rawDescGZIP(), []int{2}
+	return file_headsup_v1_agent_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *CheckResponse) GetResults() []*CheckResult {
@@ -436,7 +1648,7 @@ type CheckResult struct {
 
 func (x *CheckResult) Reset() {
 	*x = CheckResult{}
-	mi := &file_headsup_v1_agent_proto_msgTypes[3]
+	mi := &file_headsup_v1_agent_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -448,7 +1660,7 @@ func (x *CheckResult) String() string {
 func (*CheckResult) ProtoMessage() {}
 
 func (x *CheckResult) ProtoReflect() protoreflect.Message {
-	mi := &file_headsup_v1_agent_proto_msgTypes[3]
+	mi := &file_headsup_v1_agent_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -461,7 +1673,7 @@ func (x *CheckResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckResult.ProtoReflect.Descriptor instead.
 func (*CheckResult) Descriptor() ([]byte, []int) {
-	return file_headsup_v1_agent_proto_rawDescGZIP(), []int{3}
+	return file_headsup_v1_agent_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *CheckResult) GetValue() string {
@@ -545,7 +1757,7 @@ type CheckHit struct {
 
 func (x *CheckHit) Reset() {
 	*x = CheckHit{}
-	mi := &file_headsup_v1_agent_proto_msgTypes[4]
+	mi := &file_headsup_v1_agent_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -557,7 +1769,7 @@ func (x *CheckHit) String() string {
 func (*CheckHit) ProtoMessage() {}
 
 func (x *CheckHit) ProtoReflect() protoreflect.Message {
-	mi := &file_headsup_v1_agent_proto_msgTypes[4]
+	mi := &file_headsup_v1_agent_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -570,7 +1782,7 @@ func (x *CheckHit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckHit.ProtoReflect.Descriptor instead.
 func (*CheckHit) Descriptor() ([]byte, []int) {
-	return file_headsup_v1_agent_proto_rawDescGZIP(), []int{4}
+	return file_headsup_v1_agent_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *CheckHit) GetNotice() *CheckNotice {
@@ -671,7 +1883,7 @@ type CheckNotice struct {
 
 func (x *CheckNotice) Reset() {
 	*x = CheckNotice{}
-	mi := &file_headsup_v1_agent_proto_msgTypes[5]
+	mi := &file_headsup_v1_agent_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -683,7 +1895,7 @@ func (x *CheckNotice) String() string {
 func (*CheckNotice) ProtoMessage() {}
 
 func (x *CheckNotice) ProtoReflect() protoreflect.Message {
-	mi := &file_headsup_v1_agent_proto_msgTypes[5]
+	mi := &file_headsup_v1_agent_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -696,7 +1908,7 @@ func (x *CheckNotice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckNotice.ProtoReflect.Descriptor instead.
 func (*CheckNotice) Descriptor() ([]byte, []int) {
-	return file_headsup_v1_agent_proto_rawDescGZIP(), []int{5}
+	return file_headsup_v1_agent_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *CheckNotice) GetIssuer() string {
@@ -795,7 +2007,106 @@ var File_headsup_v1_agent_proto protoreflect.FileDescriptor
 const file_headsup_v1_agent_proto_rawDesc = "" +
 	"\n" +
 	"\x16headsup/v1/agent.proto\x12\n" +
-	"headsup.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17headsup/v1/notice.proto\">\n" +
+	"headsup.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17headsup/v1/notice.proto\"\xd5\x01\n" +
+	"\x11ListAlertsRequest\x12\x14\n" +
+	"\x05state\x18\x01 \x01(\tR\x05state\x12\x16\n" +
+	"\x06triage\x18\x02 \x01(\tR\x06triage\x12!\n" +
+	"\fmin_severity\x18\x03 \x01(\tR\vminSeverity\x12\x1f\n" +
+	"\vcustomer_id\x18\x04 \x01(\tR\n" +
+	"customerId\x12\x12\n" +
+	"\x04type\x18\x05 \x01(\tR\x04type\x12\x1b\n" +
+	"\tpage_size\x18\x06 \x01(\rR\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\a \x01(\tR\tpageToken\"\x84\x01\n" +
+	"\x12ListAlertsResponse\x120\n" +
+	"\x06alerts\x18\x01 \x03(\v2\x18.headsup.v1.AlertSummaryR\x06alerts\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x14\n" +
+	"\x05total\x18\x03 \x01(\rR\x05total\"\xee\x03\n" +
+	"\fAlertSummary\x12\x19\n" +
+	"\balert_id\x18\x01 \x01(\tR\aalertId\x12\x1a\n" +
+	"\brevision\x18\x02 \x01(\x04R\brevision\x12\x14\n" +
+	"\x05event\x18\x03 \x01(\tR\x05event\x12\x14\n" +
+	"\x05state\x18\x04 \x01(\tR\x05state\x12\x12\n" +
+	"\x04type\x18\x05 \x01(\tR\x04type\x12\x1a\n" +
+	"\bseverity\x18\x06 \x01(\tR\bseverity\x12\x1a\n" +
+	"\bstrength\x18\a \x01(\tR\bstrength\x12\x1f\n" +
+	"\vcustomer_id\x18\b \x01(\tR\n" +
+	"customerId\x12#\n" +
+	"\rcustomer_name\x18\t \x01(\tR\fcustomerName\x12\x18\n" +
+	"\asubject\x18\n" +
+	" \x01(\tR\asubject\x12\x12\n" +
+	"\x04root\x18\v \x01(\tR\x04root\x12\x16\n" +
+	"\x06reason\x18\f \x01(\tR\x06reason\x12\x1a\n" +
+	"\bheadline\x18\r \x01(\tR\bheadline\x12\x1b\n" +
+	"\tgroup_key\x18\x0e \x01(\tR\bgroupKey\x129\n" +
+	"\n" +
+	"updated_at\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x12/\n" +
+	"\x06triage\x18\x10 \x01(\v2\x17.headsup.v1.AlertTriageR\x06triage\"\xd9\x01\n" +
+	"\vAlertTriage\x12\x14\n" +
+	"\x05acked\x18\x01 \x01(\bR\x05acked\x12\x19\n" +
+	"\backed_by\x18\x02 \x01(\tR\aackedBy\x125\n" +
+	"\backed_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\aackedAt\x12\x19\n" +
+	"\back_note\x18\x04 \x01(\tR\aackNote\x12\x1e\n" +
+	"\n" +
+	"suppressed\x18\x05 \x01(\bR\n" +
+	"suppressed\x12'\n" +
+	"\x0fsuppression_ids\x18\x06 \x03(\x04R\x0esuppressionIds\",\n" +
+	"\x0fGetAlertRequest\x12\x19\n" +
+	"\balert_id\x18\x01 \x01(\tR\aalertId\"\xd3\x01\n" +
+	"\x10GetAlertResponse\x12.\n" +
+	"\x05alert\x18\x01 \x01(\v2\x18.headsup.v1.AlertSummaryR\x05alert\x12\x1d\n" +
+	"\n" +
+	"event_json\x18\x02 \x01(\tR\teventJson\x123\n" +
+	"\ahistory\x18\x03 \x03(\v2\x19.headsup.v1.AlertRevisionR\ahistory\x12;\n" +
+	"\fsuppressions\x18\x04 \x03(\v2\x17.headsup.v1.SuppressionR\fsuppressions\"\xfb\x01\n" +
+	"\rAlertRevision\x12\x1a\n" +
+	"\brevision\x18\x01 \x01(\x04R\brevision\x12\x14\n" +
+	"\x05event\x18\x02 \x01(\tR\x05event\x12*\n" +
+	"\x02at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\x12\x14\n" +
+	"\x05state\x18\x04 \x01(\tR\x05state\x12\x1a\n" +
+	"\bseverity\x18\x05 \x01(\tR\bseverity\x12\x1a\n" +
+	"\bstrength\x18\x06 \x01(\tR\bstrength\x12\x0e\n" +
+	"\x02by\x18\a \x01(\tR\x02by\x12\x12\n" +
+	"\x04note\x18\b \x01(\tR\x04note\x12\x1a\n" +
+	"\bsilenced\x18\t \x01(\bR\bsilenced\"P\n" +
+	"\x0fAckAlertRequest\x12\x19\n" +
+	"\balert_id\x18\x01 \x01(\tR\aalertId\x12\x0e\n" +
+	"\x02by\x18\x02 \x01(\tR\x02by\x12\x12\n" +
+	"\x04note\x18\x03 \x01(\tR\x04note\"\\\n" +
+	"\x10AckAlertResponse\x12.\n" +
+	"\x05alert\x18\x01 \x01(\v2\x18.headsup.v1.AlertSummaryR\x05alert\x12\x18\n" +
+	"\achanged\x18\x02 \x01(\bR\achanged\"\xb2\x03\n" +
+	"\vSuppression\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x19\n" +
+	"\balert_id\x18\x02 \x01(\tR\aalertId\x12\x1f\n" +
+	"\vcustomer_id\x18\x03 \x01(\tR\n" +
+	"customerId\x12\x18\n" +
+	"\asubject\x18\x04 \x01(\tR\asubject\x12\x12\n" +
+	"\x04root\x18\x05 \x01(\tR\x04root\x12#\n" +
+	"\rreason_prefix\x18\x06 \x01(\tR\freasonPrefix\x120\n" +
+	"\x05until\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\x05until\x12\x0e\n" +
+	"\x02by\x18\b \x01(\tR\x02by\x12\x12\n" +
+	"\x04note\x18\t \x01(\tR\x04note\x129\n" +
+	"\n" +
+	"created_at\x18\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x127\n" +
+	"\tlifted_at\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\bliftedAt\x12\x1b\n" +
+	"\tlifted_by\x18\f \x01(\tR\bliftedBy\x12\x1d\n" +
+	"\n" +
+	"lifted_why\x18\r \x01(\tR\tliftedWhy\"Q\n" +
+	"\x14SuppressAlertRequest\x129\n" +
+	"\vsuppression\x18\x01 \x01(\v2\x17.headsup.v1.SuppressionR\vsuppression\"o\n" +
+	"\x15SuppressAlertResponse\x129\n" +
+	"\vsuppression\x18\x01 \x01(\v2\x17.headsup.v1.SuppressionR\vsuppression\x12\x1b\n" +
+	"\talert_ids\x18\x02 \x03(\tR\balertIds\"\x8c\x01\n" +
+	"\x16UnsuppressAlertRequest\x12\x1b\n" +
+	"\balert_id\x18\x01 \x01(\tH\x00R\aalertId\x12'\n" +
+	"\x0esuppression_id\x18\x02 \x01(\x04H\x00R\rsuppressionId\x12\x0e\n" +
+	"\x02by\x18\x03 \x01(\tR\x02by\x12\x12\n" +
+	"\x04note\x18\x04 \x01(\tR\x04noteB\b\n" +
+	"\x06target\"6\n" +
+	"\x17UnsuppressAlertResponse\x12\x1b\n" +
+	"\talert_ids\x18\x01 \x03(\tR\balertIds\">\n" +
 	"\fCheckRequest\x12.\n" +
 	"\x06values\x18\x01 \x03(\v2\x16.headsup.v1.CheckValueR\x06values\"R\n" +
 	"\n" +
@@ -861,9 +2172,15 @@ const file_headsup_v1_agent_proto_rawDesc = "" +
 	"\rMatchStrength\x12\x1e\n" +
 	"\x1aMATCH_STRENGTH_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13MATCH_STRENGTH_WEAK\x10\x01\x12\x19\n" +
-	"\x15MATCH_STRENGTH_STRONG\x10\x022L\n" +
+	"\x15MATCH_STRENGTH_STRONG\x10\x022\xd9\x03\n" +
 	"\fAgentService\x12<\n" +
-	"\x05Check\x12\x18.headsup.v1.CheckRequest\x1a\x19.headsup.v1.CheckResponseB9Z7github.com/headsup-dev/headsup/api/headsup/v1;headsupv1b\x06proto3"
+	"\x05Check\x12\x18.headsup.v1.CheckRequest\x1a\x19.headsup.v1.CheckResponse\x12K\n" +
+	"\n" +
+	"ListAlerts\x12\x1d.headsup.v1.ListAlertsRequest\x1a\x1e.headsup.v1.ListAlertsResponse\x12E\n" +
+	"\bGetAlert\x12\x1b.headsup.v1.GetAlertRequest\x1a\x1c.headsup.v1.GetAlertResponse\x12E\n" +
+	"\bAckAlert\x12\x1b.headsup.v1.AckAlertRequest\x1a\x1c.headsup.v1.AckAlertResponse\x12T\n" +
+	"\rSuppressAlert\x12 .headsup.v1.SuppressAlertRequest\x1a!.headsup.v1.SuppressAlertResponse\x12Z\n" +
+	"\x0fUnsuppressAlert\x12\".headsup.v1.UnsuppressAlertRequest\x1a#.headsup.v1.UnsuppressAlertResponseB9Z7github.com/headsup-dev/headsup/api/headsup/v1;headsupv1b\x06proto3"
 
 var (
 	file_headsup_v1_agent_proto_rawDescOnce sync.Once
@@ -878,43 +2195,81 @@ func file_headsup_v1_agent_proto_rawDescGZIP() []byte {
 }
 
 var file_headsup_v1_agent_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_headsup_v1_agent_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_headsup_v1_agent_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_headsup_v1_agent_proto_goTypes = []any{
-	(IdentifierType)(0),           // 0: headsup.v1.IdentifierType
-	(EntityRole)(0),               // 1: headsup.v1.EntityRole
-	(MatchStrength)(0),            // 2: headsup.v1.MatchStrength
-	(*CheckRequest)(nil),          // 3: headsup.v1.CheckRequest
-	(*CheckValue)(nil),            // 4: headsup.v1.CheckValue
-	(*CheckResponse)(nil),         // 5: headsup.v1.CheckResponse
-	(*CheckResult)(nil),           // 6: headsup.v1.CheckResult
-	(*CheckHit)(nil),              // 7: headsup.v1.CheckHit
-	(*CheckNotice)(nil),           // 8: headsup.v1.CheckNotice
-	(*timestamppb.Timestamp)(nil), // 9: google.protobuf.Timestamp
-	(NoticeKind)(0),               // 10: headsup.v1.NoticeKind
-	(Tlp)(0),                      // 11: headsup.v1.Tlp
+	(IdentifierType)(0),             // 0: headsup.v1.IdentifierType
+	(EntityRole)(0),                 // 1: headsup.v1.EntityRole
+	(MatchStrength)(0),              // 2: headsup.v1.MatchStrength
+	(*ListAlertsRequest)(nil),       // 3: headsup.v1.ListAlertsRequest
+	(*ListAlertsResponse)(nil),      // 4: headsup.v1.ListAlertsResponse
+	(*AlertSummary)(nil),            // 5: headsup.v1.AlertSummary
+	(*AlertTriage)(nil),             // 6: headsup.v1.AlertTriage
+	(*GetAlertRequest)(nil),         // 7: headsup.v1.GetAlertRequest
+	(*GetAlertResponse)(nil),        // 8: headsup.v1.GetAlertResponse
+	(*AlertRevision)(nil),           // 9: headsup.v1.AlertRevision
+	(*AckAlertRequest)(nil),         // 10: headsup.v1.AckAlertRequest
+	(*AckAlertResponse)(nil),        // 11: headsup.v1.AckAlertResponse
+	(*Suppression)(nil),             // 12: headsup.v1.Suppression
+	(*SuppressAlertRequest)(nil),    // 13: headsup.v1.SuppressAlertRequest
+	(*SuppressAlertResponse)(nil),   // 14: headsup.v1.SuppressAlertResponse
+	(*UnsuppressAlertRequest)(nil),  // 15: headsup.v1.UnsuppressAlertRequest
+	(*UnsuppressAlertResponse)(nil), // 16: headsup.v1.UnsuppressAlertResponse
+	(*CheckRequest)(nil),            // 17: headsup.v1.CheckRequest
+	(*CheckValue)(nil),              // 18: headsup.v1.CheckValue
+	(*CheckResponse)(nil),           // 19: headsup.v1.CheckResponse
+	(*CheckResult)(nil),             // 20: headsup.v1.CheckResult
+	(*CheckHit)(nil),                // 21: headsup.v1.CheckHit
+	(*CheckNotice)(nil),             // 22: headsup.v1.CheckNotice
+	(*timestamppb.Timestamp)(nil),   // 23: google.protobuf.Timestamp
+	(NoticeKind)(0),                 // 24: headsup.v1.NoticeKind
+	(Tlp)(0),                        // 25: headsup.v1.Tlp
 }
 var file_headsup_v1_agent_proto_depIdxs = []int32{
-	4,  // 0: headsup.v1.CheckRequest.values:type_name -> headsup.v1.CheckValue
-	0,  // 1: headsup.v1.CheckValue.type:type_name -> headsup.v1.IdentifierType
-	6,  // 2: headsup.v1.CheckResponse.results:type_name -> headsup.v1.CheckResult
-	9,  // 3: headsup.v1.CheckResponse.as_of:type_name -> google.protobuf.Timestamp
-	0,  // 4: headsup.v1.CheckResult.type:type_name -> headsup.v1.IdentifierType
-	7,  // 5: headsup.v1.CheckResult.hits:type_name -> headsup.v1.CheckHit
-	8,  // 6: headsup.v1.CheckHit.notice:type_name -> headsup.v1.CheckNotice
-	1,  // 7: headsup.v1.CheckHit.role:type_name -> headsup.v1.EntityRole
-	2,  // 8: headsup.v1.CheckHit.strength:type_name -> headsup.v1.MatchStrength
-	10, // 9: headsup.v1.CheckNotice.kind:type_name -> headsup.v1.NoticeKind
-	11, // 10: headsup.v1.CheckNotice.tlp:type_name -> headsup.v1.Tlp
-	9,  // 11: headsup.v1.CheckNotice.issued_at:type_name -> google.protobuf.Timestamp
-	9,  // 12: headsup.v1.CheckNotice.effective_at:type_name -> google.protobuf.Timestamp
-	9,  // 13: headsup.v1.CheckNotice.expires_at:type_name -> google.protobuf.Timestamp
-	3,  // 14: headsup.v1.AgentService.Check:input_type -> headsup.v1.CheckRequest
-	5,  // 15: headsup.v1.AgentService.Check:output_type -> headsup.v1.CheckResponse
-	15, // [15:16] is the sub-list for method output_type
-	14, // [14:15] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	5,  // 0: headsup.v1.ListAlertsResponse.alerts:type_name -> headsup.v1.AlertSummary
+	23, // 1: headsup.v1.AlertSummary.updated_at:type_name -> google.protobuf.Timestamp
+	6,  // 2: headsup.v1.AlertSummary.triage:type_name -> headsup.v1.AlertTriage
+	23, // 3: headsup.v1.AlertTriage.acked_at:type_name -> google.protobuf.Timestamp
+	5,  // 4: headsup.v1.GetAlertResponse.alert:type_name -> headsup.v1.AlertSummary
+	9,  // 5: headsup.v1.GetAlertResponse.history:type_name -> headsup.v1.AlertRevision
+	12, // 6: headsup.v1.GetAlertResponse.suppressions:type_name -> headsup.v1.Suppression
+	23, // 7: headsup.v1.AlertRevision.at:type_name -> google.protobuf.Timestamp
+	5,  // 8: headsup.v1.AckAlertResponse.alert:type_name -> headsup.v1.AlertSummary
+	23, // 9: headsup.v1.Suppression.until:type_name -> google.protobuf.Timestamp
+	23, // 10: headsup.v1.Suppression.created_at:type_name -> google.protobuf.Timestamp
+	23, // 11: headsup.v1.Suppression.lifted_at:type_name -> google.protobuf.Timestamp
+	12, // 12: headsup.v1.SuppressAlertRequest.suppression:type_name -> headsup.v1.Suppression
+	12, // 13: headsup.v1.SuppressAlertResponse.suppression:type_name -> headsup.v1.Suppression
+	18, // 14: headsup.v1.CheckRequest.values:type_name -> headsup.v1.CheckValue
+	0,  // 15: headsup.v1.CheckValue.type:type_name -> headsup.v1.IdentifierType
+	20, // 16: headsup.v1.CheckResponse.results:type_name -> headsup.v1.CheckResult
+	23, // 17: headsup.v1.CheckResponse.as_of:type_name -> google.protobuf.Timestamp
+	0,  // 18: headsup.v1.CheckResult.type:type_name -> headsup.v1.IdentifierType
+	21, // 19: headsup.v1.CheckResult.hits:type_name -> headsup.v1.CheckHit
+	22, // 20: headsup.v1.CheckHit.notice:type_name -> headsup.v1.CheckNotice
+	1,  // 21: headsup.v1.CheckHit.role:type_name -> headsup.v1.EntityRole
+	2,  // 22: headsup.v1.CheckHit.strength:type_name -> headsup.v1.MatchStrength
+	24, // 23: headsup.v1.CheckNotice.kind:type_name -> headsup.v1.NoticeKind
+	25, // 24: headsup.v1.CheckNotice.tlp:type_name -> headsup.v1.Tlp
+	23, // 25: headsup.v1.CheckNotice.issued_at:type_name -> google.protobuf.Timestamp
+	23, // 26: headsup.v1.CheckNotice.effective_at:type_name -> google.protobuf.Timestamp
+	23, // 27: headsup.v1.CheckNotice.expires_at:type_name -> google.protobuf.Timestamp
+	17, // 28: headsup.v1.AgentService.Check:input_type -> headsup.v1.CheckRequest
+	3,  // 29: headsup.v1.AgentService.ListAlerts:input_type -> headsup.v1.ListAlertsRequest
+	7,  // 30: headsup.v1.AgentService.GetAlert:input_type -> headsup.v1.GetAlertRequest
+	10, // 31: headsup.v1.AgentService.AckAlert:input_type -> headsup.v1.AckAlertRequest
+	13, // 32: headsup.v1.AgentService.SuppressAlert:input_type -> headsup.v1.SuppressAlertRequest
+	15, // 33: headsup.v1.AgentService.UnsuppressAlert:input_type -> headsup.v1.UnsuppressAlertRequest
+	19, // 34: headsup.v1.AgentService.Check:output_type -> headsup.v1.CheckResponse
+	4,  // 35: headsup.v1.AgentService.ListAlerts:output_type -> headsup.v1.ListAlertsResponse
+	8,  // 36: headsup.v1.AgentService.GetAlert:output_type -> headsup.v1.GetAlertResponse
+	11, // 37: headsup.v1.AgentService.AckAlert:output_type -> headsup.v1.AckAlertResponse
+	14, // 38: headsup.v1.AgentService.SuppressAlert:output_type -> headsup.v1.SuppressAlertResponse
+	16, // 39: headsup.v1.AgentService.UnsuppressAlert:output_type -> headsup.v1.UnsuppressAlertResponse
+	34, // [34:40] is the sub-list for method output_type
+	28, // [28:34] is the sub-list for method input_type
+	28, // [28:28] is the sub-list for extension type_name
+	28, // [28:28] is the sub-list for extension extendee
+	0,  // [0:28] is the sub-list for field type_name
 }
 
 func init() { file_headsup_v1_agent_proto_init() }
@@ -923,13 +2278,17 @@ func file_headsup_v1_agent_proto_init() {
 		return
 	}
 	file_headsup_v1_notice_proto_init()
+	file_headsup_v1_agent_proto_msgTypes[12].OneofWrappers = []any{
+		(*UnsuppressAlertRequest_AlertId)(nil),
+		(*UnsuppressAlertRequest_SuppressionId)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_headsup_v1_agent_proto_rawDesc), len(file_headsup_v1_agent_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   6,
+			NumMessages:   20,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

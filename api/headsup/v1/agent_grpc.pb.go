@@ -28,7 +28,12 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	AgentService_Check_FullMethodName = "/headsup.v1.AgentService/Check"
+	AgentService_Check_FullMethodName           = "/headsup.v1.AgentService/Check"
+	AgentService_ListAlerts_FullMethodName      = "/headsup.v1.AgentService/ListAlerts"
+	AgentService_GetAlert_FullMethodName        = "/headsup.v1.AgentService/GetAlert"
+	AgentService_AckAlert_FullMethodName        = "/headsup.v1.AgentService/AckAlert"
+	AgentService_SuppressAlert_FullMethodName   = "/headsup.v1.AgentService/SuppressAlert"
+	AgentService_UnsuppressAlert_FullMethodName = "/headsup.v1.AgentService/UnsuppressAlert"
 )
 
 // AgentServiceClient is the client API for AgentService service.
@@ -36,13 +41,22 @@ const (
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
 // AgentService is the agent's local API. Check answers questions about
-// active notices; the desk's triage calls (list, show, acknowledge and
-// suppress alerts) join it on the same endpoint.
+// active notices; the desk's triage calls (list, show, acknowledge,
+// suppress and unsuppress alerts) share the endpoint.
 //
 // Status codes: INVALID_ARGUMENT (a request that cannot be answered as a
-// whole: no values, too many; a single bad value is answered in its own
-// CheckResult instead), UNAVAILABLE (the agent has not loaded its state
-// yet, or is stopping: retry).
+// whole: no values, too many, a malformed filter or selector; the message
+// names the field; a single bad Check value is answered in its own
+// CheckResult instead), NOT_FOUND (no alert or suppression with that id),
+// FAILED_PRECONDITION (a suppression that selects no alert; an
+// unsuppression of an alert no suppression holds), UNAVAILABLE (the agent
+// has not loaded its state yet, or is stopping: retry).
+//
+// Triage is the desk's state of an alert, kept apart from its lifecycle
+// (active, withdrawn) and durable across restarts. Every triage change is
+// also a headsup.alert.v1 event to the agent's sinks (acked, suppressed,
+// unsuppressed) with the next revision of the alert, so (alert_id,
+// revision) stays the idempotency key.
 type AgentServiceClient interface {
 	// Check answers, for each value: is it the subject, the sighting host,
 	// the reseller, the upstream or the operator of any active notice this
@@ -58,6 +72,32 @@ type AgentServiceClient interface {
 	// rule and strength of a hit are those an alert would show if the value
 	// were a customer.
 	Check(ctx context.Context, in *CheckRequest, opts ...grpc.CallOption) (*CheckResponse, error)
+	// ListAlerts lists the alerts the agent holds, newest change first
+	// within each severity, most severe first, active before withdrawn.
+	ListAlerts(ctx context.Context, in *ListAlertsRequest, opts ...grpc.CallOption) (*ListAlertsResponse, error)
+	// GetAlert returns one alert: its summary, its latest headsup.alert.v1
+	// event, its history of revisions and triage changes, and the
+	// suppressions that hold or held it.
+	GetAlert(ctx context.Context, in *GetAlertRequest, opts ...grpc.CallOption) (*GetAlertResponse, error)
+	// AckAlert records that a person at the desk has seen the alert and
+	// emits an "acked" event. Acknowledging an acknowledged alert changes
+	// nothing and emits nothing (a retry is safe).
+	AckAlert(ctx context.Context, in *AckAlertRequest, opts ...grpc.CallOption) (*AckAlertResponse, error)
+	// SuppressAlert stores a suppression rule and applies it to every alert
+	// it selects now, emitting a "suppressed" event for each. A suppressed
+	// alert keeps its state up to date in the agent, but its raised,
+	// updated and withdrawn revisions are not sent to sinks. It comes back
+	// by itself ("unsuppressed", automatic, with why) when the suppression's
+	// until passes, when an alert about a root notice the suppression has
+	// not seen joins its group (same customer, same subject), when its
+	// severity rises above, or its best path becomes stronger than, what
+	// it was when suppressed.
+	SuppressAlert(ctx context.Context, in *SuppressAlertRequest, opts ...grpc.CallOption) (*SuppressAlertResponse, error)
+	// UnsuppressAlert lifts a suppression by hand: one alert out of every
+	// suppression that holds it, or a whole suppression with every alert it
+	// holds. Each alert that is no longer held emits an "unsuppressed"
+	// event carrying its current content.
+	UnsuppressAlert(ctx context.Context, in *UnsuppressAlertRequest, opts ...grpc.CallOption) (*UnsuppressAlertResponse, error)
 }
 
 type agentServiceClient struct {
@@ -78,18 +118,77 @@ func (c *agentServiceClient) Check(ctx context.Context, in *CheckRequest, opts .
 	return out, nil
 }
 
+func (c *agentServiceClient) ListAlerts(ctx context.Context, in *ListAlertsRequest, opts ...grpc.CallOption) (*ListAlertsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListAlertsResponse)
+	err := c.cc.Invoke(ctx, AgentService_ListAlerts_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *agentServiceClient) GetAlert(ctx context.Context, in *GetAlertRequest, opts ...grpc.CallOption) (*GetAlertResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetAlertResponse)
+	err := c.cc.Invoke(ctx, AgentService_GetAlert_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *agentServiceClient) AckAlert(ctx context.Context, in *AckAlertRequest, opts ...grpc.CallOption) (*AckAlertResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AckAlertResponse)
+	err := c.cc.Invoke(ctx, AgentService_AckAlert_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *agentServiceClient) SuppressAlert(ctx context.Context, in *SuppressAlertRequest, opts ...grpc.CallOption) (*SuppressAlertResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SuppressAlertResponse)
+	err := c.cc.Invoke(ctx, AgentService_SuppressAlert_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *agentServiceClient) UnsuppressAlert(ctx context.Context, in *UnsuppressAlertRequest, opts ...grpc.CallOption) (*UnsuppressAlertResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UnsuppressAlertResponse)
+	err := c.cc.Invoke(ctx, AgentService_UnsuppressAlert_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AgentServiceServer is the server API for AgentService service.
 // All implementations must embed UnimplementedAgentServiceServer
 // for forward compatibility.
 //
 // AgentService is the agent's local API. Check answers questions about
-// active notices; the desk's triage calls (list, show, acknowledge and
-// suppress alerts) join it on the same endpoint.
+// active notices; the desk's triage calls (list, show, acknowledge,
+// suppress and unsuppress alerts) share the endpoint.
 //
 // Status codes: INVALID_ARGUMENT (a request that cannot be answered as a
-// whole: no values, too many; a single bad value is answered in its own
-// CheckResult instead), UNAVAILABLE (the agent has not loaded its state
-// yet, or is stopping: retry).
+// whole: no values, too many, a malformed filter or selector; the message
+// names the field; a single bad Check value is answered in its own
+// CheckResult instead), NOT_FOUND (no alert or suppression with that id),
+// FAILED_PRECONDITION (a suppression that selects no alert; an
+// unsuppression of an alert no suppression holds), UNAVAILABLE (the agent
+// has not loaded its state yet, or is stopping: retry).
+//
+// Triage is the desk's state of an alert, kept apart from its lifecycle
+// (active, withdrawn) and durable across restarts. Every triage change is
+// also a headsup.alert.v1 event to the agent's sinks (acked, suppressed,
+// unsuppressed) with the next revision of the alert, so (alert_id,
+// revision) stays the idempotency key.
 type AgentServiceServer interface {
 	// Check answers, for each value: is it the subject, the sighting host,
 	// the reseller, the upstream or the operator of any active notice this
@@ -105,6 +204,32 @@ type AgentServiceServer interface {
 	// rule and strength of a hit are those an alert would show if the value
 	// were a customer.
 	Check(context.Context, *CheckRequest) (*CheckResponse, error)
+	// ListAlerts lists the alerts the agent holds, newest change first
+	// within each severity, most severe first, active before withdrawn.
+	ListAlerts(context.Context, *ListAlertsRequest) (*ListAlertsResponse, error)
+	// GetAlert returns one alert: its summary, its latest headsup.alert.v1
+	// event, its history of revisions and triage changes, and the
+	// suppressions that hold or held it.
+	GetAlert(context.Context, *GetAlertRequest) (*GetAlertResponse, error)
+	// AckAlert records that a person at the desk has seen the alert and
+	// emits an "acked" event. Acknowledging an acknowledged alert changes
+	// nothing and emits nothing (a retry is safe).
+	AckAlert(context.Context, *AckAlertRequest) (*AckAlertResponse, error)
+	// SuppressAlert stores a suppression rule and applies it to every alert
+	// it selects now, emitting a "suppressed" event for each. A suppressed
+	// alert keeps its state up to date in the agent, but its raised,
+	// updated and withdrawn revisions are not sent to sinks. It comes back
+	// by itself ("unsuppressed", automatic, with why) when the suppression's
+	// until passes, when an alert about a root notice the suppression has
+	// not seen joins its group (same customer, same subject), when its
+	// severity rises above, or its best path becomes stronger than, what
+	// it was when suppressed.
+	SuppressAlert(context.Context, *SuppressAlertRequest) (*SuppressAlertResponse, error)
+	// UnsuppressAlert lifts a suppression by hand: one alert out of every
+	// suppression that holds it, or a whole suppression with every alert it
+	// holds. Each alert that is no longer held emits an "unsuppressed"
+	// event carrying its current content.
+	UnsuppressAlert(context.Context, *UnsuppressAlertRequest) (*UnsuppressAlertResponse, error)
 	mustEmbedUnimplementedAgentServiceServer()
 }
 
@@ -117,6 +242,21 @@ type UnimplementedAgentServiceServer struct{}
 
 func (UnimplementedAgentServiceServer) Check(context.Context, *CheckRequest) (*CheckResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Check not implemented")
+}
+func (UnimplementedAgentServiceServer) ListAlerts(context.Context, *ListAlertsRequest) (*ListAlertsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListAlerts not implemented")
+}
+func (UnimplementedAgentServiceServer) GetAlert(context.Context, *GetAlertRequest) (*GetAlertResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetAlert not implemented")
+}
+func (UnimplementedAgentServiceServer) AckAlert(context.Context, *AckAlertRequest) (*AckAlertResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method AckAlert not implemented")
+}
+func (UnimplementedAgentServiceServer) SuppressAlert(context.Context, *SuppressAlertRequest) (*SuppressAlertResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SuppressAlert not implemented")
+}
+func (UnimplementedAgentServiceServer) UnsuppressAlert(context.Context, *UnsuppressAlertRequest) (*UnsuppressAlertResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UnsuppressAlert not implemented")
 }
 func (UnimplementedAgentServiceServer) mustEmbedUnimplementedAgentServiceServer() {}
 func (UnimplementedAgentServiceServer) testEmbeddedByValue()                      {}
@@ -157,6 +297,96 @@ func _AgentService_Check_Handler(srv interface{}, ctx context.Context, dec func(
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AgentService_ListAlerts_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListAlertsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AgentServiceServer).ListAlerts(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AgentService_ListAlerts_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AgentServiceServer).ListAlerts(ctx, req.(*ListAlertsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AgentService_GetAlert_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetAlertRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AgentServiceServer).GetAlert(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AgentService_GetAlert_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AgentServiceServer).GetAlert(ctx, req.(*GetAlertRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AgentService_AckAlert_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AckAlertRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AgentServiceServer).AckAlert(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AgentService_AckAlert_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AgentServiceServer).AckAlert(ctx, req.(*AckAlertRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AgentService_SuppressAlert_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SuppressAlertRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AgentServiceServer).SuppressAlert(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AgentService_SuppressAlert_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AgentServiceServer).SuppressAlert(ctx, req.(*SuppressAlertRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AgentService_UnsuppressAlert_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UnsuppressAlertRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AgentServiceServer).UnsuppressAlert(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AgentService_UnsuppressAlert_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AgentServiceServer).UnsuppressAlert(ctx, req.(*UnsuppressAlertRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // AgentService_ServiceDesc is the grpc.ServiceDesc for AgentService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -167,6 +397,26 @@ var AgentService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Check",
 			Handler:    _AgentService_Check_Handler,
+		},
+		{
+			MethodName: "ListAlerts",
+			Handler:    _AgentService_ListAlerts_Handler,
+		},
+		{
+			MethodName: "GetAlert",
+			Handler:    _AgentService_GetAlert_Handler,
+		},
+		{
+			MethodName: "AckAlert",
+			Handler:    _AgentService_AckAlert_Handler,
+		},
+		{
+			MethodName: "SuppressAlert",
+			Handler:    _AgentService_SuppressAlert_Handler,
+		},
+		{
+			MethodName: "UnsuppressAlert",
+			Handler:    _AgentService_UnsuppressAlert_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
