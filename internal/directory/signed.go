@@ -227,12 +227,14 @@ func ReadVerifierKey(s string) (string, error) {
 	if s == "" {
 		return "", nil
 	}
-	b, err := os.ReadFile(s)
-	switch {
-	case err == nil:
-		return strings.TrimSpace(string(b)), nil
-	case strings.Count(s, "+") == 2:
-		return s, nil // the key itself (its base64 may hold a '/')
+	// The key itself first: its base64 may hold a '+' or a '/', so its
+	// spelling says nothing about whether it is a file name.
+	if _, err := note.NewVerifier(s); err == nil {
+		return s, nil
 	}
-	return "", fmt.Errorf("verifier key %q: neither a key nor a readable file: %w", s, err)
+	b, err := os.ReadFile(s)
+	if err != nil {
+		return "", fmt.Errorf("verifier key %q: neither a key nor a readable file: %w", s, err)
+	}
+	return strings.TrimSpace(string(b)), nil
 }
