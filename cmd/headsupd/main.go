@@ -57,6 +57,10 @@ func command() *cli.Command {
 			&cli.IntFlag{Name: "publish-burst", Value: d.PublishBurst, Usage: "burst above the publish rate", Sources: cli.EnvVars("HEADSUP_PUBLISH_BURST")},
 			&cli.IntFlag{Name: "max-streams-per-member", Value: d.MaxStreamsPerMember, Usage: "open subscriptions per member (with --origin)", Sources: cli.EnvVars("HEADSUP_MAX_STREAMS_PER_MEMBER")},
 			&cli.StringFlag{Name: "directory-verifier", Usage: "governance verifier key (or a file holding it) every directory version must be signed with", Sources: cli.EnvVars("HEADSUP_DIRECTORY_VERIFIER")},
+			&cli.StringFlag{Name: "log-key", Usage: "the hub's log key file (headsup log keygen): keep the Merkle log, sign checkpoints, serve LogService; needs --directory-verifier and a directory whose log.verifier_key is this key's", Sources: cli.EnvVars("HEADSUP_LOG_KEY"), TakesFile: true},
+			&cli.IntFlag{Name: "checkpoint-every", Value: d.CheckpointEvery, Usage: "sign a checkpoint once the log grew by this many entries (with --log-key)", Sources: cli.EnvVars("HEADSUP_CHECKPOINT_EVERY")},
+			&cli.DurationFlag{Name: "checkpoint-interval", Value: d.CheckpointInterval, Usage: "sign a checkpoint this long after the last one when the log grew (with --log-key)", Sources: cli.EnvVars("HEADSUP_CHECKPOINT_INTERVAL")},
+			&cli.DurationFlag{Name: "max-connection-age", Value: d.Keepalive.MaxConnectionAge, Usage: "close each client connection after about this long (open streams get a minute, then resume from their cursor), so clients spread over hub replicas; 0 never", Sources: cli.EnvVars("HEADSUP_MAX_CONNECTION_AGE")},
 			&cli.StringFlag{Name: "fsync", Value: "always", Usage: "embedded NATS disk sync: always (every write) or interval (faster; a power failure loses the last seconds)", Sources: cli.EnvVars("HEADSUP_FSYNC")},
 			&cli.DurationFlag{Name: "issued-at-window", Value: d.IssuedAtWindow, Usage: "largest accepted distance between a notice's issued_at and the hub's clock", Sources: cli.EnvVars("HEADSUP_ISSUED_AT_WINDOW")},
 			&cli.StringFlag{Name: "tls-cert", Usage: "TLS certificate chain (PEM); required off loopback", Sources: cli.EnvVars("HEADSUP_TLS_CERT"), TakesFile: true},
@@ -85,7 +89,17 @@ func command() *cli.Command {
 			if cfg.DirectoryVerifier, err = directory.ReadVerifierKey(cmd.String("directory-verifier")); err != nil {
 				return fmt.Errorf("--directory-verifier: %w", err)
 			}
+			cfg.LogKeyFile = cmd.String("log-key")
+			if cfg.CheckpointEvery = cmd.Int("checkpoint-every"); cfg.CheckpointEvery < 1 {
+				return fmt.Errorf("--checkpoint-every: %d, want at least 1", cfg.CheckpointEvery)
+			}
+			if cfg.CheckpointInterval = cmd.Duration("checkpoint-interval"); cfg.CheckpointInterval <= 0 {
+				return fmt.Errorf("--checkpoint-interval: %v, want a positive duration", cfg.CheckpointInterval)
+			}
 			cfg.IssuedAtWindow = cmd.Duration("issued-at-window")
+			if cfg.Keepalive.MaxConnectionAge = cmd.Duration("max-connection-age"); cfg.Keepalive.MaxConnectionAge < 0 {
+				return fmt.Errorf("--max-connection-age: %v, want 0 (never) or a positive duration", cfg.Keepalive.MaxConnectionAge)
+			}
 			cfg.TLS.CertFile, cfg.TLS.KeyFile, cfg.TLS.Insecure = cmd.String("tls-cert"), cmd.String("tls-key"), cmd.Bool("insecure")
 			cfg.Logger = logger
 			switch cmd.String("fsync") {

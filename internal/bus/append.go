@@ -63,6 +63,23 @@ func (l *Log) Append(ctx context.Context, issuer, id string, body []byte) (Appen
 	if err != nil {
 		return Appended{}, err
 	}
+	return l.appendOnce(ctx, subj, body)
+}
+
+// AppendDirectory stores signed, a signed directory version, as the entry
+// of serial (headsup.directory.<serial>), once, with Append's rules: the
+// same bytes again (another hub replica appending the version it also
+// loaded) return the original sequence with Duplicate set; other bytes
+// under the same serial are a *ConflictError naming the stored entry.
+func (l *Log) AppendDirectory(ctx context.Context, serial uint64, signed []byte) (Appended, error) {
+	if len(signed) == 0 {
+		return Appended{}, fmt.Errorf("append directory serial %d: empty signed note", serial)
+	}
+	return l.appendOnce(ctx, DirectorySubject(serial), signed)
+}
+
+// appendOnce writes body as the only entry of subj (see Append).
+func (l *Log) appendOnce(ctx context.Context, subj string, body []byte) (Appended, error) {
 	if !l.nc.IsConnected() {
 		return Appended{}, fmt.Errorf("append %s: %w: nats connection %s", subj, ErrUnavailable, l.nc.Status())
 	}
@@ -103,7 +120,7 @@ func (l *Log) Append(ctx context.Context, issuer, id string, body []byte) (Appen
 	}
 	if m.Subject != subj || !bytes.Equal(m.Data, body) {
 		// Only reachable when one body is appended under two subjects,
-		// which a hub that derives the subject from the notice never does.
+		// which a hub that derives the subject from the entry never does.
 		return Appended{}, fmt.Errorf("append %s: body already stored at sequence %d under %s", subj, ack.Sequence, m.Subject)
 	}
 	return Appended{Seq: ack.Sequence, Stored: m.Time.UTC(), Duplicate: ack.Duplicate}, nil

@@ -8,8 +8,11 @@
 //     headsup.notice.<issuer>.<id>. Subject refuses any issuer not matching
 //     ^[a-z0-9][a-z0-9-]{0,62}$ and any id not a canonical lower-case
 //     UUIDv7, so no id injects subject tokens and one notice has one
-//     subject. headsup.directory.> is reserved in the stream now for the
-//     signed directory versions the audit work appends.
+//     subject. A signed directory version is stored under
+//     headsup.directory.<serial> (AppendDirectory), with the same
+//     once-only rules as a notice, so two hub replicas appending the
+//     version they both loaded store it once. Every entry a reader gets
+//     carries its subject, which says which of the two it is.
 //   - Sequences are dense from 1. Append stores a (issuer, id) once: the
 //     stream keeps one message per subject and refuses a second
 //     (MaxMsgsPerSubject 1, DiscardNewPerSubject), and every write expects

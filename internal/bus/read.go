@@ -21,8 +21,12 @@ const msgGetSubject = "$JS.API.STREAM.MSG.GET." + StreamName
 
 // Message is one log entry.
 type Message struct {
-	Seq     uint64
-	Stored  time.Time
+	Seq    uint64
+	Stored time.Time
+	// Subject says what the entry is: a notice
+	// (headsup.notice.<issuer>.<id>, Body an envelope) or a directory
+	// version (headsup.directory.<serial>, Body the signed note; see
+	// DirectorySerial).
 	Subject string
 	Body    []byte
 }
@@ -219,6 +223,22 @@ func (l *Log) LookupID(ctx context.Context, id string) (*Message, error) {
 	}
 	if err != nil {
 		return nil, l.callErr(ctx, "lookup id "+id, err)
+	}
+	return &Message{Seq: m.Sequence, Stored: m.Time.UTC(), Subject: m.Subject, Body: m.Data}, nil
+}
+
+// LatestDirectory returns the directory version stored last, or an error
+// wrapping ErrNotFound when the log holds none. Hubs append versions in
+// rising serial order (never one below what the log holds), so this is
+// the highest serial in the log: the floor below which a hub refuses a
+// directory file, across restarts.
+func (l *Log) LatestDirectory(ctx context.Context) (*Message, error) {
+	m, err := l.stream.GetLastMsgForSubject(ctx, directorySubjects)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return nil, fmt.Errorf("%w: no directory version", ErrNotFound)
+	}
+	if err != nil {
+		return nil, l.callErr(ctx, "latest directory", err)
 	}
 	return &Message{Seq: m.Sequence, Stored: m.Time.UTC(), Subject: m.Subject, Body: m.Data}, nil
 }

@@ -3,6 +3,8 @@ package bus
 import (
 	"fmt"
 	"regexp"
+	"strconv"
+	"strings"
 )
 
 // StreamName is the one JetStream stream that holds the log.
@@ -11,10 +13,35 @@ const StreamName = "HEADSUP"
 // SubjectPrefix starts every notice subject: headsup.notice.<issuer>.<id>.
 const SubjectPrefix = "headsup.notice."
 
-// directorySubjects is reserved now for the signed directory versions
-// (headsup.directory.<serial>) that the audit work appends, so adding them
-// later needs no change to a stream that is refused if its config differs.
-const directorySubjects = "headsup.directory.>"
+// DirectorySubjectPrefix starts the subject of every signed directory
+// version the hub appends: headsup.directory.<serial>.
+const DirectorySubjectPrefix = "headsup.directory."
+
+// directorySubjects holds the signed directory versions. It was reserved in
+// the stream before they were appended, so adding them needed no change to
+// a stream that is refused if its config differs.
+const directorySubjects = DirectorySubjectPrefix + ">"
+
+// DirectorySubject is the subject of the directory version with serial:
+// decimal without leading zeros, so one serial has one subject.
+func DirectorySubject(serial uint64) string {
+	return DirectorySubjectPrefix + strconv.FormatUint(serial, 10)
+}
+
+// DirectorySerial returns the serial of a directory version's subject, and
+// false for any other subject (a notice's, or a serial spelt other than
+// DirectorySubject spells it).
+func DirectorySerial(subject string) (uint64, bool) {
+	rest, ok := strings.CutPrefix(subject, DirectorySubjectPrefix)
+	if !ok {
+		return 0, false
+	}
+	serial, err := strconv.ParseUint(rest, 10, 64)
+	if err != nil || strconv.FormatUint(serial, 10) != rest {
+		return 0, false
+	}
+	return serial, true
+}
 
 var (
 	// issuerRE is the member id syntax: it can never contain a subject

@@ -40,6 +40,19 @@ type Config struct {
 	// DirectoryPath is the member directory (YAML). The hub starts without
 	// it, refuses to publish until it appears, and reloads it on change.
 	DirectoryPath string
+	// LogKeyFile, when set, is the hub's log key (a note signer key made
+	// by `headsup log keygen`): the hub then keeps the Merkle tree over
+	// the stream in DataDir, signs checkpoints, serves LogService and
+	// appends every directory version to the log before putting it in
+	// force. The directory's log.verifier_key must be this key's verifier
+	// (the hub refuses to start otherwise) and DirectoryVerifier must be
+	// set. Empty: LogService answers FAILED_PRECONDITION.
+	LogKeyFile string
+	// CheckpointEvery and CheckpointInterval: a new checkpoint is signed
+	// once the tree grew by CheckpointEvery entries, or CheckpointInterval
+	// after the last one when it grew at all.
+	CheckpointEvery    int
+	CheckpointInterval time.Duration
 	// Fsync says when the embedded server syncs writes to disk.
 	Fsync bus.FsyncMode
 	// Replicas of the stream when the hub creates it (1 embedded).
@@ -68,6 +81,10 @@ type Config struct {
 	Ready func(addr net.Addr)
 	// Now is the hub's clock; nil means time.Now.
 	Now func() time.Time
+	// Keepalive is the gRPC keepalive policy: the ping rate clients may
+	// use, the hub's own pings, and how long a connection lives before
+	// its clients are sent to reconnect (and so spread over replicas).
+	Keepalive transport.Keepalive
 }
 
 // DefaultConfig returns the configuration of `headsupd` with no flags.
@@ -85,6 +102,9 @@ func DefaultConfig() Config {
 		PublishBurst:        100,
 		MaxStreamsPerMember: 8,
 		ShutdownTimeout:     5 * time.Second,
+		CheckpointEvery:     1000,
+		CheckpointInterval:  10 * time.Second,
+		Keepalive:           transport.DefaultKeepalive,
 	}
 }
 
@@ -102,6 +122,9 @@ func (c *Config) withDefaults() {
 	if c.IssuedAtWindow == 0 {
 		c.IssuedAtWindow = d.IssuedAtWindow
 	}
+	if c.Keepalive == (transport.Keepalive{}) {
+		c.Keepalive = d.Keepalive
+	}
 	if c.Heartbeat == 0 {
 		c.Heartbeat = d.Heartbeat
 	}
@@ -116,6 +139,12 @@ func (c *Config) withDefaults() {
 	}
 	if c.MaxStreamsPerMember == 0 {
 		c.MaxStreamsPerMember = d.MaxStreamsPerMember
+	}
+	if c.CheckpointEvery == 0 {
+		c.CheckpointEvery = d.CheckpointEvery
+	}
+	if c.CheckpointInterval == 0 {
+		c.CheckpointInterval = d.CheckpointInterval
 	}
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = d.ShutdownTimeout

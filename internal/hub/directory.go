@@ -20,9 +20,21 @@ type directorySource struct {
 	vkey    string // governance verifier key; "" accepts unsigned files
 	logger  *slog.Logger
 	watcher atomic.Pointer[directory.Watcher]
+	// logged, set when the hub keeps a signed log, puts a version in
+	// force only once the log holds it (see directoryLog).
+	logged atomic.Pointer[directoryLog]
 }
 
+// Current is the directory in force.
 func (d *directorySource) Current() *directory.Directory {
+	if l := d.logged.Load(); l != nil {
+		return l.inForce(d.loaded())
+	}
+	return d.loaded()
+}
+
+// loaded is the file's last good version.
+func (d *directorySource) loaded() *directory.Directory {
 	if w := d.watcher.Load(); w != nil {
 		return w.Current()
 	}

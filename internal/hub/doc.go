@@ -12,6 +12,18 @@
 // A compromised hub can delay or withhold, never forge: every agent verifies
 // each envelope again with its own copy of the directory.
 //
+// With a log key (Config.LogKeyFile) the hub also keeps the log's
+// verifiable history (DESIGN.md, Audit): an RFC 6962 tree over every entry,
+// followed from the stream and kept in DataDir/log, rebuilt from the stream
+// when missing; checkpoints signed under the log key every
+// CheckpointEvery entries or CheckpointInterval, never one inconsistent
+// with the last signed or the largest cosigned; every signed checkpoint
+// kept with the members' cosignatures; LogService. Each directory version
+// is appended to the log (headsup.directory.<serial>) before it is in
+// force, and the log's highest serial is the floor below which a
+// directory file is refused, across restarts. A tree that disagrees with
+// the stream stops signing: LogService turns NOT_SERVING and DATA_LOSS.
+//
 // Every domain error is mapped to its gRPC status code in one place,
 // [Status].
 package hub

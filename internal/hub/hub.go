@@ -72,6 +72,14 @@ func Run(ctx context.Context, cfg Config) error {
 
 	stopping := make(chan struct{})
 	dirs := &directorySource{path: cfg.DirectoryPath, vkey: cfg.DirectoryVerifier, logger: logger}
+	audit, err := openAuditor(ctx, cfg, log, dirs)
+	if err != nil {
+		return err
+	}
+	if audit != nil {
+		defer audit.close()
+		dirs.logged.Store(audit.dirs)
+	}
 	svc := &service{cfg: cfg, log: log, dir: dirs.Current, logs: logger, stopping: stopping, limits: newMemberLimits(cfg)}
 
 	tlsCfg := cfg.TLS
@@ -118,20 +126,24 @@ func Run(ctx context.Context, cfg Config) error {
 		grpc.MaxConcurrentStreams(maxStreamsPerConn),
 		grpc.MaxHeaderListSize(maxHeaderBytes),
 	}
+	opts = append(opts, cfg.Keepalive.ServerOptions()...)
 	if creds != nil {
 		opts = append(opts, grpc.Creds(creds))
 	}
 	opts = append(opts, auth...)
 	srv := grpc.NewServer(opts...)
 	headsupv1.RegisterHubServiceServer(srv, svc)
+	headsupv1.RegisterLogServiceServer(srv, &logService{hub: svc, audit: audit})
 	healthSrv := health.NewServer()
 	healthpb.RegisterHealthServer(srv, healthSrv)
 	reflection.Register(srv)
 	healthSrv.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	healthSrv.SetServingStatus(headsupv1.HubService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
+	audit.serveHealth(healthSrv)
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return dirs.run(gctx) })
+	g.Go(func() error { return audit.run(gctx) })
 	g.Go(func() error {
 		if err := srv.Serve(lis); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
 			return fmt.Errorf("grpc: %w", err)

@@ -209,24 +209,11 @@ func (s *service) Subscribe(req *headsupv1.SubscribeRequest, stream headsupv1.Hu
 
 func (s *service) subscribe(req *headsupv1.SubscribeRequest, stream headsupv1.HubService_SubscribeServer) error {
 	ctx := stream.Context()
-	// With call tokens, the caller's roles decide what it sees: the audit
-	// role the whole history, the subscribe role the notices addressed to
-	// it and, for the others, redacted entries (sequence and JWS).
-	redactFor := ""
-	if caller, ok := calltoken.CallerFrom(ctx); ok {
-		switch m := caller.Member; {
-		case m.HasRole(directory.RoleAudit):
-		case m.HasRole(directory.RoleSubscribe):
-			redactFor = m.ID
-		default:
-			return fmt.Errorf("%w: member %q has neither the %q nor the %q role", ErrNoRole, m.ID, directory.RoleSubscribe, directory.RoleAudit)
-		}
-		release, err := s.limits.openStream(caller.Member.ID)
-		if err != nil {
-			return err
-		}
-		defer release()
+	redactFor, release, err := s.readAccess(ctx)
+	if err != nil {
+		return err
 	}
+	defer release()
 	if want := req.GetLogId(); want != "" && want != s.log.ID() {
 		return fmt.Errorf("%w: log_id %q: this hub serves %q; your cursor belongs to another log", bus.ErrLogMismatch, want, s.log.ID())
 	}
@@ -265,6 +252,31 @@ func (s *service) subscribe(req *headsupv1.SubscribeRequest, stream headsupv1.Hu
 	s.subscribers.Add(1)
 	defer s.subscribers.Add(-1)
 	return s.deliver(ctx, after, redactFor, stream)
+}
+
+// readAccess decides what the caller of a reading stream (Subscribe,
+// Replay) sees and holds one of its stream slots until release. With call
+// tokens, the caller's roles decide: the audit role the whole history, the
+// subscribe role the notices addressed to it and, for the others, redacted
+// entries (sequence and JWS); redactFor is then its member id. Without
+// call tokens everyone sees everything.
+func (s *service) readAccess(ctx context.Context) (redactFor string, release func(), err error) {
+	caller, ok := calltoken.CallerFrom(ctx)
+	if !ok {
+		return "", func() {}, nil
+	}
+	switch m := caller.Member; {
+	case m.HasRole(directory.RoleAudit):
+	case m.HasRole(directory.RoleSubscribe):
+		redactFor = m.ID
+	default:
+		return "", nil, fmt.Errorf("%w: member %q has neither the %q nor the %q role", ErrNoRole, m.ID, directory.RoleSubscribe, directory.RoleAudit)
+	}
+	release, err = s.limits.openStream(caller.Member.ID)
+	if err != nil {
+		return "", nil, err
+	}
+	return redactFor, release, nil
 }
 
 // deliver runs the log reader and the sender side by side. The reader hands
@@ -400,7 +412,8 @@ func (s *service) send(ctx context.Context, queue <-chan bus.Message, redactFor 
 	}
 }
 
-// entryOf turns a stored message back into an entry. The body was written
+// entryOf turns a stored message back into an entry: a directory version
+// (headsup.directory.<serial>) or a notice. The body was written
 // by Publish after verification; a body that does not parse means the
 // stream was written by someone else, which the subscriber must learn.
 //
@@ -409,6 +422,13 @@ func (s *service) send(ctx context.Context, queue <-chan bus.Message, redactFor 
 // which the subscriber verifies itself, so that the hub cannot withhold a
 // notice by calling it redacted.
 func entryOf(m bus.Message, redactFor string) (*headsupv1.SubscribeResponse, error) {
+	if serial, ok := bus.DirectorySerial(m.Subject); ok {
+		// A directory version is for every member: it is the key state
+		// each one verifies the entries after it with.
+		return &headsupv1.SubscribeResponse{Event: &headsupv1.SubscribeResponse_Directory{Directory: &headsupv1.DirectoryEntry{
+			Sequence: m.Seq, StoredAt: timestamppb.New(m.Stored), Serial: serial, SignedDirectory: m.Body,
+		}}}, nil
+	}
 	env := &headsupv1.Envelope{}
 	if err := proto.Unmarshal(m.Body, env); err != nil {
 		return nil, fmt.Errorf("%w: sequence %d: stored body is not an envelope: %v", ErrCorruptEntry, m.Seq, err)

@@ -7,6 +7,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/headsup-dev/headsup/internal/auditlog"
 	"github.com/headsup-dev/headsup/internal/bus"
 	"github.com/headsup-dev/headsup/internal/calltoken"
 	"github.com/headsup-dev/headsup/internal/envelope"
@@ -46,6 +47,28 @@ var (
 	// ErrCorruptEntry: a stored message is not an envelope the hub wrote,
 	// so the stream was written by someone other than a hub.
 	ErrCorruptEntry = errors.New("corrupt log entry")
+
+	// ErrNoSignedLog: LogService on a hub started without a log key.
+	ErrNoSignedLog = errors.New("this hub keeps no signed log")
+	// ErrNoCheckpoint: no checkpoint was signed at the size asked for (or
+	// none at all yet).
+	ErrNoCheckpoint = errors.New("no checkpoint signed at that size")
+	// ErrNotSignedHere: a cosignature on a checkpoint this hub did not
+	// sign (another size or root, another log, or no valid log signature).
+	ErrNotSignedHere = errors.New("checkpoint not signed by this hub")
+	// ErrNotWitness: a cosignature by no witness key of the caller valid
+	// now (another member's, an unknown, expired or revoked key).
+	ErrNotWitness = errors.New("not a witness key of the caller")
+	// ErrBadCosignature: a cosignature line by a witness key that does not
+	// verify, or is not in canonical base64.
+	ErrBadCosignature = errors.New("cosignature does not verify")
+	// ErrTooManyCosignatures: a new member's cosignature on a checkpoint
+	// that already carries as many as a signed note holds.
+	ErrTooManyCosignatures = errors.New("too many cosignatures")
+	// ErrTreeMismatch: the stream disagrees with the hub's Merkle tree or
+	// with a checkpoint it signed or a member cosigned (restored, rewritten
+	// or forked); the hub stops signing.
+	ErrTreeMismatch = errors.New("the stream disagrees with the log's signed history")
 )
 
 // codeOf is the single table from domain errors to gRPC codes. Order matters
@@ -62,6 +85,9 @@ var codeOf = []struct {
 	{ErrIssuedAtWindow, codes.InvalidArgument},
 	{notice.ErrInvalid, codes.InvalidArgument},
 	{ErrAudienceNarrowed, codes.InvalidArgument},
+	{auditlog.ErrInvalidRange, codes.InvalidArgument},
+	{auditlog.ErrMalformedCheckpoint, codes.InvalidArgument},
+	{ErrBadCosignature, codes.InvalidArgument},
 
 	{envelope.ErrMalformed, codes.Unauthenticated},
 	{envelope.ErrHeader, codes.Unauthenticated},
@@ -94,6 +120,7 @@ var codeOf = []struct {
 	{ErrNotCaller, codes.PermissionDenied},
 	{ErrNoRole, codes.PermissionDenied},
 	{ErrNotYours, codes.PermissionDenied},
+	{ErrNotWitness, codes.PermissionDenied},
 
 	{envelope.ErrKeyNotIssuers, codes.PermissionDenied},
 	{envelope.ErrKeyUse, codes.PermissionDenied},
@@ -104,7 +131,12 @@ var codeOf = []struct {
 	{ErrNoDirectory, codes.FailedPrecondition},
 	{ErrSupersedesUnknown, codes.FailedPrecondition},
 	{bus.ErrLogMismatch, codes.FailedPrecondition},
+	{ErrNoSignedLog, codes.FailedPrecondition},
+	{ErrNotSignedHere, codes.FailedPrecondition},
+	{ErrNoCheckpoint, codes.NotFound},
 	{bus.ErrOutOfRange, codes.OutOfRange},
+	{auditlog.ErrBeyondTree, codes.OutOfRange},
+	{ErrTooManyCosignatures, codes.ResourceExhausted},
 	{ErrSlowSubscriber, codes.ResourceExhausted},
 	{ErrMemberLimit, codes.ResourceExhausted},
 	{bus.ErrLogFull, codes.ResourceExhausted},
@@ -112,6 +144,7 @@ var codeOf = []struct {
 	{ErrShuttingDown, codes.Unavailable},
 	{bus.ErrGap, codes.DataLoss},
 	{ErrCorruptEntry, codes.DataLoss},
+	{ErrTreeMismatch, codes.DataLoss},
 	{context.DeadlineExceeded, codes.DeadlineExceeded},
 	{context.Canceled, codes.Canceled},
 }

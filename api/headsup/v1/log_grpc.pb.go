@@ -43,7 +43,10 @@ const (
 // checkpoint was signed at that size), OUT_OF_RANGE (a size or sequence
 // past the tree), FAILED_PRECONDITION (log_id mismatch; a cosignature on a
 // checkpoint this hub did not sign), PERMISSION_DENIED (a cosignature by a
-// key that is not the caller's witness key), UNAVAILABLE (retry).
+// key that is not the caller's witness key), RESOURCE_EXHAUSTED (a
+// checkpoint already holds as many cosignatures as a note may carry),
+// DATA_LOSS (the hub's tree disagrees with the stream: it signs nothing
+// more until an operator looks), UNAVAILABLE (retry).
 type LogServiceClient interface {
 	// GetCheckpoint returns the latest signed checkpoint, with the members'
 	// cosignatures the hub holds for it, or the one the hub signed at
@@ -150,7 +153,10 @@ func (c *logServiceClient) AddCosignature(ctx context.Context, in *AddCosignatur
 // checkpoint was signed at that size), OUT_OF_RANGE (a size or sequence
 // past the tree), FAILED_PRECONDITION (log_id mismatch; a cosignature on a
 // checkpoint this hub did not sign), PERMISSION_DENIED (a cosignature by a
-// key that is not the caller's witness key), UNAVAILABLE (retry).
+// key that is not the caller's witness key), RESOURCE_EXHAUSTED (a
+// checkpoint already holds as many cosignatures as a note may carry),
+// DATA_LOSS (the hub's tree disagrees with the stream: it signs nothing
+// more until an operator looks), UNAVAILABLE (retry).
 type LogServiceServer interface {
 	// GetCheckpoint returns the latest signed checkpoint, with the members'
 	// cosignatures the hub holds for it, or the one the hub signed at
