@@ -61,6 +61,7 @@ func command() *cli.Command {
 			&cli.IntFlag{Name: "checkpoint-every", Value: d.CheckpointEvery, Usage: "sign a checkpoint once the log grew by this many entries (with --log-key)", Sources: cli.EnvVars("HEADSUP_CHECKPOINT_EVERY")},
 			&cli.DurationFlag{Name: "checkpoint-interval", Value: d.CheckpointInterval, Usage: "sign a checkpoint this long after the last one when the log grew (with --log-key)", Sources: cli.EnvVars("HEADSUP_CHECKPOINT_INTERVAL")},
 			&cli.DurationFlag{Name: "max-connection-age", Value: d.Keepalive.MaxConnectionAge, Usage: "close each client connection after about this long (open streams get a minute, then resume from their cursor), so clients spread over hub replicas; 0 never", Sources: cli.EnvVars("HEADSUP_MAX_CONNECTION_AGE")},
+			&cli.DurationFlag{Name: "slow-subscriber-grace", Value: d.SlowSubscriberGrace, Usage: "cut a subscriber off (RESOURCE_EXHAUSTED, resume from the last sequence) once its buffer stayed full this long", Sources: cli.EnvVars("HEADSUP_SLOW_SUBSCRIBER_GRACE")},
 			&cli.StringFlag{Name: "fsync", Value: "always", Usage: "embedded NATS disk sync: always (every write) or interval (faster; a power failure loses the last seconds)", Sources: cli.EnvVars("HEADSUP_FSYNC")},
 			&cli.DurationFlag{Name: "issued-at-window", Value: d.IssuedAtWindow, Usage: "largest accepted distance between a notice's issued_at and the hub's clock", Sources: cli.EnvVars("HEADSUP_ISSUED_AT_WINDOW")},
 			&cli.StringFlag{Name: "tls-cert", Usage: "TLS certificate chain (PEM); required off loopback", Sources: cli.EnvVars("HEADSUP_TLS_CERT"), TakesFile: true},
@@ -97,6 +98,9 @@ func command() *cli.Command {
 				return fmt.Errorf("--checkpoint-interval: %v, want a positive duration", cfg.CheckpointInterval)
 			}
 			cfg.IssuedAtWindow = cmd.Duration("issued-at-window")
+			if cfg.SlowSubscriberGrace = cmd.Duration("slow-subscriber-grace"); cfg.SlowSubscriberGrace <= 0 {
+				return fmt.Errorf("--slow-subscriber-grace: %v, want a positive duration", cfg.SlowSubscriberGrace)
+			}
 			if cfg.Keepalive.MaxConnectionAge = cmd.Duration("max-connection-age"); cfg.Keepalive.MaxConnectionAge < 0 {
 				return fmt.Errorf("--max-connection-age: %v, want 0 (never) or a positive duration", cfg.Keepalive.MaxConnectionAge)
 			}

@@ -66,6 +66,11 @@ type Config struct {
 	// beyond what gRPC itself holds; a subscriber that lets it fill up is
 	// cut off with RESOURCE_EXHAUSTED.
 	SubscriberBuffer int
+	// SlowSubscriberGrace is how long a subscription's buffer may stay
+	// full before the subscriber is cut off. A subscriber catching up
+	// reads slower than the log can be read, so a full buffer alone means
+	// nothing; one that takes no entry for this long has stopped reading.
+	SlowSubscriberGrace time.Duration
 	// PublishRate and PublishBurst bound each member's publishing (a token
 	// bucket), and MaxStreamsPerMember its open subscriptions; both apply
 	// to callers identified by call tokens.
@@ -98,6 +103,7 @@ func DefaultConfig() Config {
 		IssuedAtWindow:      5 * time.Minute,
 		Heartbeat:           15 * time.Second,
 		SubscriberBuffer:    256,
+		SlowSubscriberGrace: 10 * time.Second,
 		PublishRate:         20,
 		PublishBurst:        100,
 		MaxStreamsPerMember: 8,
@@ -130,6 +136,9 @@ func (c *Config) withDefaults() {
 	}
 	if c.SubscriberBuffer == 0 {
 		c.SubscriberBuffer = d.SubscriberBuffer
+	}
+	if c.SlowSubscriberGrace == 0 {
+		c.SlowSubscriberGrace = d.SlowSubscriberGrace
 	}
 	if c.PublishRate == 0 {
 		c.PublishRate = d.PublishRate

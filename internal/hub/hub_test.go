@@ -440,6 +440,7 @@ func TestSlowSubscriberIsCutOff(t *testing.T) {
 	logs := &syncBuffer{}
 	h := startHub(t, filepath.Join(dir, "data"), dirPath, func(c *hub.Config) {
 		c.SubscriberBuffer = 4
+		c.SlowSubscriberGrace = 200 * time.Millisecond
 		c.Logger = slog.New(slog.NewTextHandler(logs, nil))
 	})
 	waitDirectory(t, h, edge)

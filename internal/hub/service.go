@@ -280,8 +280,11 @@ func (s *service) readAccess(ctx context.Context) (redactFor string, release fun
 }
 
 // deliver runs the log reader and the sender side by side. The reader hands
-// messages to the sender through a channel of SubscriberBuffer entries and
-// never waits on it: when it is full, the subscriber is cut off. Beyond the
+// messages to the sender through a channel of SubscriberBuffer entries;
+// when it stays full for SlowSubscriberGrace the subscriber is cut off
+// (each subscription has its own reader, so waiting holds up no one else,
+// and a subscriber catching up is not mistaken for one that stopped
+// reading). Beyond the
 // channel gRPC holds at most one flow-control window (64 KiB) and its write
 // quota (64 KiB) of sent data, so a subscription's memory is bounded by
 // SubscriberBuffer envelopes of at most 64 KiB plus 128 KiB.
@@ -299,7 +302,16 @@ func (s *service) deliver(ctx context.Context, after uint64, redactFor string, s
 			case queue <- m:
 				return nil
 			default:
+			}
+			grace := time.NewTimer(s.cfg.SlowSubscriberGrace)
+			defer grace.Stop()
+			select {
+			case queue <- m:
+				return nil
+			case <-grace.C:
 				return ErrSlowSubscriber
+			case <-ctx.Done():
+				return ctx.Err()
 			}
 		})
 	}()
