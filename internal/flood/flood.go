@@ -110,6 +110,10 @@ type Stats struct {
 	// Overflowed counts the alerts released before their window's end
 	// because the MaxPending bound was reached.
 	Overflowed uint64
+	// ClosedEarly counts the windows the MaxPending bound closed before
+	// their end, whether or not they held anything: after one, the next
+	// event of its key passes at once, closer than a window to the last.
+	ClosedEarly uint64
 }
 
 // Shaper is one sink's flood control; see the package comment for its
@@ -400,6 +404,7 @@ func (s *Shaper) enforceBound(now time.Time) []Emission {
 		s.order[s.head] = ref{}
 		s.head++
 		if s.live(r) {
+			s.stats.ClosedEarly++
 			out = append(out, s.close(r, now, true)...)
 		}
 	}
