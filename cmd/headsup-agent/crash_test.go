@@ -122,6 +122,7 @@ member: voxhost
 directory: %s
 state: %s
 check_listen: ""
+metrics_listen: ""
 customers:
   - file: %s
 sinks:

@@ -56,6 +56,9 @@ func command() *cli.Command {
 			&cli.StringFlag{Name: "text", Usage: "write alerts for people to this file (- for stdout)", Sources: cli.EnvVars("HEADSUP_TEXT")},
 			&cli.IntFlag{Name: "max-hops", Usage: "most reseller edges in a chain (default 3)", Sources: cli.EnvVars("HEADSUP_MAX_HOPS")},
 			&cli.StringFlag{Name: "check-listen", Usage: "loopback address of the local API for signup and support tools (headsup check); empty turns it off (default " + agent.DefaultCheckListen + ")", Sources: cli.EnvVars("HEADSUP_CHECK_LISTEN")},
+			&cli.StringFlag{Name: "metrics-listen", Usage: "loopback address of the Prometheus metrics and /healthz; empty turns it off (default " + agent.DefaultMetricsListen + ")", Sources: cli.EnvVars("HEADSUP_METRICS_LISTEN")},
+			&cli.DurationFlag{Name: "alarm-after", Usage: "raise an alarm after this long disconnected from the hub or with a stale customer list (default 5m)", Sources: cli.EnvVars("HEADSUP_ALARM_AFTER")},
+			&cli.BoolFlag{Name: "verify-sightings", Usage: "re-check sightings on alerts' paths live (TLS handshake with SNI at the sighted addresses)", Sources: cli.EnvVars("HEADSUP_VERIFY_SIGHTINGS")},
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error", Sources: cli.EnvVars("HEADSUP_LOG_LEVEL")},
 		},
 		Action: run,
@@ -71,6 +74,7 @@ func run(ctx context.Context, cmd *cli.Command) error {
 	cfg := agent.DefaultConfig()
 	cfg.Logger = logger
 	cfg.CheckListen = agent.DefaultCheckListen
+	cfg.MetricsListen = agent.DefaultMetricsListen
 	var closer io.Closer
 	if path := cmd.String("config"); path != "" {
 		f, err := agent.ReadFile(path)
@@ -89,6 +93,18 @@ func run(ctx context.Context, cmd *cli.Command) error {
 	}
 	if cmd.IsSet("check-listen") {
 		cfg.CheckListen = cmd.String("check-listen")
+	}
+	if cmd.IsSet("metrics-listen") {
+		cfg.MetricsListen = cmd.String("metrics-listen")
+	}
+	if d := cmd.Duration("alarm-after"); d != 0 {
+		if d < 0 {
+			return fmt.Errorf("--alarm-after: %v must not be negative", d)
+		}
+		cfg.AlarmAfter = d
+	}
+	if cmd.Bool("verify-sightings") {
+		cfg.VerifySightings = true
 	}
 	if v := cmd.String("call-key"); v != "" {
 		key, err := directory.LoadPrivateKey(v)
@@ -147,6 +163,6 @@ func run(ctx context.Context, cmd *cli.Command) error {
 	case len(cfg.Outputs) == 0:
 		return errors.New("--jsonl or --text: missing (where alerts go), or sinks in --config")
 	}
-	logger.Info("agent starting", "hub", cfg.Hub, "member", cfg.Member, "state", cfg.StateDir, "customer_sources", len(cfg.Customers), "sinks", len(cfg.Outputs))
+	logger.Info("agent starting", "hub", cfg.Hub, "member", cfg.Member, "state", cfg.StateDir, "customer_sources", len(cfg.Customers), "sinks", len(cfg.Outputs), "metrics", cfg.MetricsListen, "verify_sightings", cfg.VerifySightings)
 	return agent.Run(ctx, cfg)
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/headsup-dev/headsup/internal/customers"
 	"github.com/headsup-dev/headsup/internal/directory"
 	"github.com/headsup-dev/headsup/internal/match"
+	"github.com/headsup-dev/headsup/internal/recheck"
 	"github.com/headsup-dev/headsup/internal/transport"
 )
 
@@ -71,6 +72,15 @@ type agent struct {
 	// against.
 	parkedSerial  uint64
 	parkedChecked bool
+
+	// health is the agent's own condition (health.go), metrics its
+	// Prometheus registry (metrics.go).
+	health  *health
+	metrics *metrics
+	// outlets feed the sinks, one each (outbox.go).
+	outlets []*outlet
+	// verifier re-checks sightings live; nil unless VerifySightings.
+	verifier *verifier
 }
 
 // Run runs the agent until ctx is done.
@@ -79,12 +89,22 @@ func Run(ctx context.Context, cfg Config) error {
 	if cfg.Member == "" {
 		return errors.New("agent: member: missing")
 	}
+	if cfg.OutboxMax < 0 {
+		return fmt.Errorf("agent: outbox_max %d: must not be negative", cfg.OutboxMax)
+	}
 	local, err := listenLocal(cfg.CheckListen)
 	if err != nil {
 		return err
 	}
 	if local != nil {
 		defer local.Close() // on an early return; serveLocal closes it otherwise
+	}
+	metricsL, err := listenMetrics(cfg.MetricsListen, cfg.MetricsAllowNonLoopback)
+	if err != nil {
+		return err
+	}
+	if metricsL != nil {
+		defer metricsL.Close() // on an early return; serveMetrics closes it otherwise
 	}
 	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
 		return fmt.Errorf("agent: state directory: %w", err)
@@ -102,13 +122,32 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("agent: directory: %w", err)
 	}
-	a := &agent{cfg: cfg, log: cfg.Logger, store: st, model: newModel(), dirs: dirs, snapshots: map[int]customers.Snapshot{}, sourceAlarm: map[int]bool{}}
+	a := &agent{cfg: cfg, log: cfg.Logger, store: st, model: newModel(), dirs: dirs, snapshots: map[int]customers.Snapshot{}, sourceAlarm: map[int]bool{},
+		health: newHealth(cfg.Now())}
+	a.metrics = newMetrics(a)
+	if cfg.VerifySightings {
+		if a.verifier, err = newVerifier(cfg.Recheck, cfg.Now); err != nil {
+			return err
+		}
+		if err := a.verifier.load(ctx, st.db); err != nil {
+			return err
+		}
+	}
 	if err := a.load(ctx); err != nil {
 		return err
 	}
+	if err := a.loadAlarms(ctx); err != nil {
+		return err
+	}
 	a.refreshCheckSnapshot()
-	for range cfg.Outputs {
-		a.wake = append(a.wake, make(chan struct{}, 1))
+	for _, out := range cfg.Outputs {
+		wake := make(chan struct{}, 1)
+		a.wake = append(a.wake, wake)
+		o, err := newOutlet(out, wake)
+		if err != nil {
+			return err
+		}
+		a.outlets = append(a.outlets, o)
 	}
 
 	g, ctx := errgroup.WithContext(ctx)
@@ -121,6 +160,7 @@ func Run(ctx context.Context, cfg Config) error {
 				a.mu.Lock()
 				a.snapshots[i] = s
 				a.mu.Unlock()
+				a.health.sourceLoaded(i, len(s.Rows), s.LoadedAt)
 				select {
 				case custChanged <- struct{}{}:
 				default:
@@ -128,13 +168,20 @@ func Run(ctx context.Context, cfg Config) error {
 			})
 		})
 	}
-	for i, out := range cfg.Outputs {
-		g.Go(func() error { return a.deliver(ctx, out, a.wake[i]) })
+	for _, o := range a.outlets {
+		g.Go(func() error { return a.deliver(ctx, o) })
 	}
 	g.Go(func() error { return a.subscribe(ctx, incoming) })
 	g.Go(func() error { return a.loop(ctx, incoming, custChanged) })
+	g.Go(func() error { return a.watch(ctx) })
+	if a.verifier != nil {
+		g.Go(func() error { return a.verifier.run(ctx) })
+	}
 	if local != nil {
 		g.Go(func() error { return a.serveLocal(ctx, local) })
+	}
+	if metricsL != nil {
+		g.Go(func() error { return a.serveMetrics(ctx, metricsL) })
 	}
 	err = g.Wait()
 	if errors.Is(err, context.Canceled) {
@@ -198,6 +245,10 @@ func (a *agent) loop(ctx context.Context, incoming <-chan received, custChanged 
 	tick := time.NewTicker(a.cfg.Reevaluate)
 	defer tick.Stop()
 	dirChanged := a.dirs.Changed()
+	var rechecked <-chan []recheck.Result // nil: never ready
+	if a.verifier != nil {
+		rechecked = a.verifier.done
+	}
 	// Start from a full evaluation: time has passed while the agent was
 	// down, and customers or directory may have changed.
 	if err := a.commit(ctx, nil, true); err != nil {
@@ -243,6 +294,14 @@ func (a *agent) loop(ctx context.Context, incoming <-chan received, custChanged 
 		case <-tick.C:
 			a.checkSources()
 			if err := a.commit(ctx, nil, true); err != nil {
+				return err
+			}
+			a.refreshCheckSnapshot()
+		case res := <-rechecked:
+			// Results come in off the ingest path; they are stored and
+			// their sightings' roots evaluated again in one commit.
+			a.verifier.pending = append(a.verifier.pending, res...)
+			if err := a.commit(ctx, nil, false); err != nil {
 				return err
 			}
 			a.refreshCheckSnapshot()
@@ -324,6 +383,7 @@ func (a *agent) rebuildCustomers() {
 		}
 	}
 	a.custRows = byOwner
+	a.health.setCustomers(len(byOwner))
 	a.mu.Lock()
 	a.custIndex = ix
 	a.mu.Unlock()
@@ -421,6 +481,7 @@ func (a *agent) subscribe(ctx context.Context, out chan<- received) error {
 	for {
 		after, logID := a.committed()
 		err := a.readStream(ctx, client, after, logID, out)
+		a.health.streamEnded(a.cfg.Now(), err)
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -467,7 +528,11 @@ func (a *agent) readStream(ctx context.Context, client headsupv1.HubServiceClien
 		switch e := ev.Event.(type) {
 		case *headsupv1.SubscribeResponse_Start:
 			log = e.Start.GetLogId()
+			a.health.streamStarted(now, e.Start.GetLastSequence())
+		case *headsupv1.SubscribeResponse_Heartbeat:
+			a.health.heartbeat(now, e.Heartbeat.GetLastSequence())
 		case *headsupv1.SubscribeResponse_Entry:
+			a.health.entry(now, e.Entry.GetSequence())
 			r := received{logID: log, seq: e.Entry.GetSequence(), storedAt: e.Entry.GetStoredAt().AsTime(), at: now, env: e.Entry.GetEnvelope()}
 			select {
 			case out <- r:
@@ -475,6 +540,7 @@ func (a *agent) readStream(ctx context.Context, client headsupv1.HubServiceClien
 				return ctx.Err()
 			}
 		case *headsupv1.SubscribeResponse_Redacted:
+			a.health.entry(now, e.Redacted.GetSequence())
 			r := received{logID: log, seq: e.Redacted.GetSequence(), storedAt: e.Redacted.GetStoredAt().AsTime(), at: now, jws: e.Redacted.GetJws()}
 			select {
 			case out <- r:

@@ -73,6 +73,7 @@ func (a *agent) reconcile(ctx context.Context, tx *sql.Tx, dir *directory.Direct
 		}
 	}
 	e := newEvaluation(a.model, dir, a.resellerIx, a.customerIndex(), cfg, a.cfg.Member, a.cfg.MaxHops, now)
+	e.verify = a.verifier
 	for _, rr := range refs {
 		e.root(rr)
 	}
@@ -164,8 +165,8 @@ func (a *agent) reconcile(ctx context.Context, tx *sql.Tx, dir *directory.Direct
 	}
 	for _, id := range sortedKeys(prev) {
 		p := prev[id]
-		if p.State != stateActive || p.Type == alert.TypeIntegrity {
-			continue
+		if p.State != stateActive || p.Type == alert.TypeIntegrity || p.Type == alert.TypeAlarm {
+			continue // integrity alerts stay; alarms are the watcher's (health.go)
 		}
 		if _, ok := next[id]; ok {
 			continue
@@ -254,6 +255,7 @@ func sortedKeys[V any](m map[string]V) []string {
 func fingerprint(ev *alert.Event) string {
 	c := *ev
 	c.Event, c.Revision, c.At, c.PeakStrength, c.PeakSeverity, c.State, c.Desk = "", 0, time.Time{}, "", "", "", nil
+	c.Paths = slices.Clone(c.Paths) // c shares ev's array: clear ages in a copy
 	for i := range c.Paths {
 		c.Paths[i] = clearAges(c.Paths[i])
 	}
@@ -262,8 +264,9 @@ func fingerprint(ev *alert.Event) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// clearAges drops observation ages, which grow with the clock: an alert
-// is not "updated" because time passed.
+// clearAges drops observation ages, which grow with the clock, and the
+// time and wording of live re-checks: an alert is not "updated" because
+// time passed, or because a re-check found what the last one found.
 func clearAges(p alert.Path) alert.Path {
 	links := slices.Clone(p.Links)
 	for i := range links {
@@ -271,6 +274,13 @@ func clearAges(p alert.Path) alert.Path {
 			m := *links[i].Matched
 			m.AgeSeconds = nil
 			links[i].Matched = &m
+		}
+		if rcs := links[i].Rechecks; rcs != nil {
+			rcs = slices.Clone(rcs)
+			for j := range rcs {
+				rcs[j].At, rcs[j].Summary = time.Time{}, ""
+			}
+			links[i].Rechecks = rcs
 		}
 	}
 	p.Links = links
@@ -342,7 +352,7 @@ func (a *agent) matchEvent(id string, c *candidate, dir *directory.Directory, no
 		for _, l := range p.links {
 			issuers[l.rec.n.GetIssuer()] = true
 			addEvidence(l.rec)
-			ap.Links = append(ap.Links, alert.Link{Notice: linkNotice(l.rec), Role: l.role, Matched: a.matched(l, now)})
+			ap.Links = append(ap.Links, alert.Link{Notice: linkNotice(l.rec), Role: l.role, Matched: a.matched(l, now), Rechecks: l.rechecks})
 		}
 		ev.Paths = append(ev.Paths, ap)
 	}
@@ -403,8 +413,13 @@ func (a *agent) matched(l link, now time.Time) *alert.Match {
 	if len(m.Context) > 0 {
 		notes = append(notes, "also within "+strings.Join(m.Context, ", "))
 	}
-	if l.strength < m.Strength {
+	switch {
+	case l.strength < m.Strength && len(l.rechecks) > 0:
+		notes = append(notes, "weak: a live re-check did not confirm the sighting")
+	case l.strength < m.Strength:
 		notes = append(notes, "weak: the sighting was observed by DNS only")
+	case l.strength > m.Strength:
+		notes = append(notes, "strong: a live re-check confirmed the sighting")
 	}
 	out.Note = strings.Join(notes, "; ")
 	return out

@@ -43,6 +43,8 @@ type link struct {
 	role     string
 	match    match.Match
 	strength match.Strength
+	// rechecks are the live re-checks of a sighting link (verify.go).
+	rechecks []alert.Recheck
 }
 
 // path is a chain from a root to a customer (or to this provider's own
@@ -97,6 +99,9 @@ type evaluation struct {
 	out       map[string]*candidate
 	// viaCustomer maps a customer to the resellers it matches strongly.
 	viaCustomer map[string][]*record
+	// verify, when set, applies live re-checks to sighting links and
+	// collects what to re-check (verify_sightings).
+	verify *verifier
 }
 
 // resellerIndex is the index of active resellers' subjects, built like the
@@ -291,6 +296,9 @@ func (e *evaluation) toCustomers(root *record, rootRef ref, links []link, entity
 		l := link{rec: rec, role: role, match: m, strength: m.Strength}
 		if weakObservation {
 			l.strength = match.Weak
+		}
+		if role == roleSighting && e.verify != nil {
+			e.verify.apply(&l, entity)
 		}
 		return l
 	}

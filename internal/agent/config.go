@@ -11,7 +11,9 @@ import (
 
 	"github.com/headsup-dev/headsup/internal/alert"
 	"github.com/headsup-dev/headsup/internal/customers"
+	"github.com/headsup-dev/headsup/internal/flood"
 	"github.com/headsup-dev/headsup/internal/match"
+	"github.com/headsup-dev/headsup/internal/recheck"
 	"github.com/headsup-dev/headsup/internal/sink"
 )
 
@@ -26,6 +28,10 @@ type CustomerSource interface {
 type Output struct {
 	Sink   sink.Sink
 	Filter sink.Filter
+	// Flood, when set, shapes what the sink emits after its filter (see
+	// package flood): one event per group per window, per-customer
+	// digests, integrity summaries. Nil emits every event as it comes.
+	Flood *flood.Config
 }
 
 // Config is everything Run needs.
@@ -92,7 +98,45 @@ type Config struct {
 	// Committed, if set, is called after every commit with the cursor
 	// (the last sequence whose effects are durable): for metrics and tests.
 	Committed func(seq uint64)
+
+	// OutboxMax bounds each sink's backlog (events not yet delivered to
+	// it). When a sink reaches it, its oldest pending events are skipped
+	// for that sink (the store keeps every alert and revision, and
+	// `headsup alerts list` shows them), and the outbox_full alarm fires.
+	// Default DefaultOutboxMax.
+	OutboxMax int
+
+	// VerifySightings turns on live re-checks of sightings (package
+	// recheck): for a sighting on an alert's path, the sighted subject's
+	// host name is re-checked at the matched addresses, off the ingest
+	// path, and the result written into the alert. Recheck configures the
+	// checker (zero fields take recheck's defaults; Now defaults to the
+	// agent's clock).
+	VerifySightings bool
+	Recheck         recheck.Config
+
+	// MetricsListen is the loopback address of the Prometheus metrics and
+	// /healthz endpoint, or empty for none. headsup-agent defaults it to
+	// DefaultMetricsListen; DefaultConfig leaves it off. Any address other
+	// than loopback is refused (ErrNotLoopback) unless
+	// MetricsAllowNonLoopback is set: metrics describe the customer list's
+	// size and the desk's workload.
+	MetricsListen           string
+	MetricsAllowNonLoopback bool
+	// MetricsReady, if set, is called with the metrics endpoint's address
+	// once it listens: for tests and tools.
+	MetricsReady func(net.Addr)
+	// AlarmAfter is how long the agent may be disconnected from the hub,
+	// or run on a failing or stale customer list, before it raises an
+	// alarm (log line, alarm event to every sink, metric). Default 5m.
+	AlarmAfter time.Duration
 }
+
+// DefaultOutboxMax is the default bound of each sink's backlog.
+const DefaultOutboxMax = 100000
+
+// DefaultAlarmAfter is the default of Config.AlarmAfter.
+const DefaultAlarmAfter = 5 * time.Minute
 
 // DefaultConfig returns the defaults of DESIGN.md.
 func DefaultConfig() Config {
@@ -119,6 +163,12 @@ func (c *Config) withDefaults() {
 	}
 	if c.Reevaluate == 0 {
 		c.Reevaluate = d.Reevaluate
+	}
+	if c.OutboxMax == 0 {
+		c.OutboxMax = DefaultOutboxMax
+	}
+	if c.AlarmAfter == 0 {
+		c.AlarmAfter = DefaultAlarmAfter
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

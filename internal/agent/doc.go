@@ -24,4 +24,18 @@
 //   - A failure against a known key is an integrity alert and the notice is
 //     never matched; an unknown kid parks the notice and raises "directory
 //     stale" until a reload lets it verify.
+//   - Each sink is fed on its own: its filter, then its flood control when
+//     configured (package flood: group windows, per-customer digests,
+//     integrity summaries), then the sink. Flood control shapes what a
+//     sink emits, never what the store keeps. Each sink's backlog is
+//     bounded (OutboxMax); past it the oldest events are skipped for that
+//     sink and the outbox_full alarm fires (outbox.go).
+//   - With VerifySightings, sightings on alerts' paths are re-checked live
+//     (package recheck) off the ingest path; results are state, stored
+//     with a commit, and change a link's strength by a documented rule
+//     (verify.go).
+//   - The agent can be watched: Prometheus metrics in a registry of its
+//     own and /healthz on a loopback listener, and alarms (log line,
+//     metric, alarm event) when it is cut off from the hub or its customer
+//     list goes stale for AlarmAfter (health.go, metrics.go).
 package agent

@@ -51,6 +51,8 @@ type fed struct {
 	// and clients their authenticated hub clients.
 	callKeys map[string]ed25519.PrivateKey
 	clients  map[string]headsupv1.HubServiceClient
+	// stopHub stops the hub (once; the cleanup calls it too).
+	stopHub func() error
 }
 
 type fedOptions struct {
@@ -113,6 +115,7 @@ func newFed(t *testing.T, o fedOptions) *fed {
 	}
 	addr := hubAddr.String()
 	f.hubAddr = addr
+	f.stopHub = stopHub
 	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)

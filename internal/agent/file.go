@@ -16,6 +16,8 @@ import (
 	"github.com/headsup-dev/headsup/internal/alert"
 	"github.com/headsup-dev/headsup/internal/customers"
 	"github.com/headsup-dev/headsup/internal/directory"
+	"github.com/headsup-dev/headsup/internal/flood"
+	"github.com/headsup-dev/headsup/internal/recheck"
 	"github.com/headsup-dev/headsup/internal/sink"
 )
 
@@ -41,6 +43,14 @@ import (
 //	  - webhook: https://desk.example/hooks/headsup
 //	    secret_env: HEADSUP_WEBHOOK_SECRET
 //	    filter: {min_strength: strong, min_severity: high, max_tlp: amber, reasons: [abusive-content, fraud]}
+//	    flood: {group_window: 10m, digest_threshold: 20, digest_window: 10m, integrity_window: 1h}  # absent: no flood control
+//	outbox_max: 100000            # each sink's backlog; past it the oldest are skipped for that sink, with an alarm
+//	verify_sightings: false       # live TLS re-checks of sightings on alerts' paths
+//	verify_timeout: 5s
+//	verify_window: 1h             # at most one attempt per (host, address) per window
+//	verify_concurrency: 4
+//	metrics_listen: 127.0.0.1:9464  # Prometheus /metrics and /healthz; "" turns it off
+//	alarm_after: 5m               # alarm when disconnected from the hub, or the customer list stale, this long
 //	severity:                     # the base severity per RSIT reason; see alert.SeverityTable
 //	  default: medium             # a reason the table does not name
 //	  reasons:                    # class or class:type; replaces or adds to the default table
@@ -78,6 +88,35 @@ type File struct {
 	CheckListen *string `yaml:"check_listen"`
 	// Severity overrides the default severity table.
 	Severity SeverityFile `yaml:"severity"`
+	// OutboxMax bounds each sink's backlog (Config.OutboxMax).
+	OutboxMax int `yaml:"outbox_max"`
+	// VerifySightings turns on live re-checks of sightings; the verify_*
+	// keys tune them (zero: recheck's defaults). VerifyPort and
+	// VerifyAllowPrivate are for labs and tests: production re-checks
+	// port 443 of public addresses only.
+	VerifySightings    bool          `yaml:"verify_sightings"`
+	VerifyTimeout      time.Duration `yaml:"verify_timeout"`
+	VerifyWindow       time.Duration `yaml:"verify_window"`
+	VerifyConcurrency  int           `yaml:"verify_concurrency"`
+	VerifyPort         int           `yaml:"verify_port"`
+	VerifyAllowPrivate bool          `yaml:"verify_allow_private"`
+	// MetricsListen is the metrics endpoint's address; absent keeps the
+	// default, "" turns it off. MetricsAllowRemote lets it listen beyond
+	// loopback.
+	MetricsListen      *string `yaml:"metrics_listen"`
+	MetricsAllowRemote bool    `yaml:"metrics_allow_remote"`
+	// AlarmAfter is Config.AlarmAfter.
+	AlarmAfter time.Duration `yaml:"alarm_after"`
+}
+
+// FloodFile is one sink's flood control (package flood); a zero field
+// takes flood's default.
+type FloodFile struct {
+	GroupWindow     time.Duration `yaml:"group_window"`
+	DigestThreshold int           `yaml:"digest_threshold"`
+	DigestWindow    time.Duration `yaml:"digest_window"`
+	IntegrityWindow time.Duration `yaml:"integrity_window"`
+	MaxPending      int           `yaml:"max_pending"`
 }
 
 // SeverityFile overrides entries of alert.DefaultSeverityTable.
@@ -111,6 +150,9 @@ type SinkFile struct {
 	Webhook   string     `yaml:"webhook"`
 	SecretEnv string     `yaml:"secret_env"`
 	Filter    FilterFile `yaml:"filter"`
+	// Flood, when present (even empty: all defaults), shapes what the
+	// sink emits.
+	Flood *FloodFile `yaml:"flood"`
 }
 
 // FilterFile is a sink filter.
@@ -174,6 +216,35 @@ func (f *File) Apply(cfg *Config, stdout io.Writer, logger *slog.Logger) (io.Clo
 	}
 	if f.CheckListen != nil {
 		cfg.CheckListen = *f.CheckListen
+	}
+	if f.MetricsListen != nil {
+		cfg.MetricsListen = *f.MetricsListen
+	}
+	cfg.MetricsAllowNonLoopback = cfg.MetricsAllowNonLoopback || f.MetricsAllowRemote
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"alarm_after", f.AlarmAfter}, {"verify_timeout", f.VerifyTimeout}, {"verify_window", f.VerifyWindow}} {
+		if d.v < 0 {
+			return nil, fmt.Errorf("%s: %v must not be negative", d.name, d.v)
+		}
+	}
+	if f.AlarmAfter != 0 {
+		cfg.AlarmAfter = f.AlarmAfter
+	}
+	switch {
+	case f.OutboxMax < 0:
+		return nil, fmt.Errorf("outbox_max: %d must not be negative", f.OutboxMax)
+	case f.OutboxMax > 0:
+		cfg.OutboxMax = f.OutboxMax
+	}
+	if f.VerifySightings {
+		cfg.VerifySightings = true
+		cfg.Recheck.Timeout, cfg.Recheck.Window, cfg.Recheck.Concurrency = f.VerifyTimeout, f.VerifyWindow, f.VerifyConcurrency
+		cfg.Recheck.Port, cfg.Recheck.AllowPrivate = f.VerifyPort, f.VerifyAllowPrivate
+		if _, err := recheck.New(cfg.Recheck); err != nil {
+			return nil, fmt.Errorf("verify_*: %w", err)
+		}
 	}
 	if f.Severity.Default != "" || len(f.Severity.Reasons) > 0 {
 		tab := cfg.Severity
@@ -242,7 +313,16 @@ func (f *File) Apply(cfg *Config, stdout io.Writer, logger *slog.Logger) (io.Clo
 		if closer != nil {
 			closers = append(closers, closer)
 		}
-		cfg.Outputs = append(cfg.Outputs, Output{Sink: out, Filter: filter})
+		var fl *flood.Config
+		if s.Flood != nil {
+			fl = &flood.Config{GroupWindow: s.Flood.GroupWindow, DigestThreshold: s.Flood.DigestThreshold, DigestWindow: s.Flood.DigestWindow,
+				IntegrityWindow: s.Flood.IntegrityWindow, MaxPending: s.Flood.MaxPending}
+			if err := fl.Validate(); err != nil {
+				closers.Close()
+				return nil, fmt.Errorf("sinks[%d].flood.%w", i, err)
+			}
+		}
+		cfg.Outputs = append(cfg.Outputs, Output{Sink: out, Filter: filter, Flood: fl})
 	}
 	return closers, nil
 }

@@ -7,8 +7,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/headsup-dev/headsup/internal/agent"
+	"github.com/headsup-dev/headsup/internal/flood"
 )
 
 func TestConfigFile(t *testing.T) {
@@ -71,6 +73,47 @@ own_prefixes: [203.0.113.0/24]
 		{name: "bad severity default", yaml: "severity: {default: severe}\n", wantErr: `severity.default: "severe"`},
 		{name: "bad min severity", yaml: "sinks:\n  - jsonl: \"-\"\n    filter: {min_severity: urgent}\n", wantErr: "sinks[0].filter: min_severity"},
 		{name: "bad filter", yaml: "sinks:\n  - jsonl: \"-\"\n    filter: {max_tlp: purple}\n", wantErr: "sinks[0].filter"},
+		{name: "watching and shaping", yaml: `
+sinks:
+  - jsonl: "-"
+  - jsonl: "-"
+    flood: {group_window: 2m, digest_threshold: 5, digest_window: 3m, integrity_window: 4m}
+  - jsonl: "-"
+    flood: {}
+outbox_max: 500
+verify_sightings: true
+verify_timeout: 2s
+verify_window: 30m
+verify_concurrency: 2
+verify_port: 8443
+metrics_listen: 127.0.0.1:19464
+alarm_after: 90s
+`, check: func(t *testing.T, cfg agent.Config) {
+			if cfg.Outputs[0].Flood != nil {
+				t.Errorf("a sink without flood: %+v, want none", cfg.Outputs[0].Flood)
+			}
+			if f := cfg.Outputs[1].Flood; f == nil || f.GroupWindow != 2*time.Minute || f.DigestThreshold != 5 || f.DigestWindow != 3*time.Minute || f.IntegrityWindow != 4*time.Minute {
+				t.Errorf("flood = %+v", f)
+			}
+			if f := cfg.Outputs[2].Flood; f == nil || *f != (flood.Config{}) {
+				t.Errorf("flood: {} = %+v, want the defaults", f)
+			}
+			if cfg.OutboxMax != 500 || !cfg.VerifySightings || cfg.MetricsListen != "127.0.0.1:19464" || cfg.AlarmAfter != 90*time.Second {
+				t.Errorf("config = %+v", cfg)
+			}
+			if r := cfg.Recheck; r.Timeout != 2*time.Second || r.Window != 30*time.Minute || r.Concurrency != 2 || r.Port != 8443 || r.AllowPrivate {
+				t.Errorf("recheck = %+v", r)
+			}
+		}},
+		{name: "metrics off", yaml: "metrics_listen: \"\"\n", check: func(t *testing.T, cfg agent.Config) {
+			if cfg.MetricsListen != "" {
+				t.Errorf("metrics_listen = %q, want off", cfg.MetricsListen)
+			}
+		}},
+		{name: "bad flood", yaml: "sinks:\n  - jsonl: \"-\"\n    flood: {digest_window: -1m}\n", wantErr: "sinks[0].flood.digest_window"},
+		{name: "bad outbox bound", yaml: "outbox_max: -1\n", wantErr: "outbox_max"},
+		{name: "bad verify port", yaml: "verify_sightings: true\nverify_port: 70000\n", wantErr: "verify_*: recheck: config: Port 70000"},
+		{name: "negative alarm", yaml: "alarm_after: -5m\n", wantErr: "alarm_after"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

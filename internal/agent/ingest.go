@@ -44,6 +44,9 @@ func (a *agent) commit(ctx context.Context, batch []received, full bool) error {
 			return fmt.Errorf("agent: entry %d after cursor %d: the hub skipped entries", r.seq, cur.Seq)
 		}
 		e := a.verify(r, dir)
+		if e.Status == statusParked || e.Status == statusInvalid {
+			a.metrics.verifyFailures.WithLabelValues(verifyFailureLabel(e)).Inc()
+		}
 		if err := putEntry(ctx, tx, e); err != nil {
 			return fmt.Errorf("agent: state: entry %d: %w", r.seq, err)
 		}
@@ -69,6 +72,11 @@ func (a *agent) commit(ctx context.Context, batch []received, full bool) error {
 		return err
 	}
 	touched = append(touched, verified...)
+	rechecked, err := a.storeRechecks(ctx, tx)
+	if err != nil {
+		return err
+	}
+	touched = append(touched, rechecked...)
 	if len(batch) > 0 {
 		if err := setCursor(ctx, tx, cur); err != nil {
 			return fmt.Errorf("agent: state: cursor: %w", err)
@@ -84,6 +92,10 @@ func (a *agent) commit(ctx context.Context, batch []received, full bool) error {
 	a.mu.Lock()
 	a.cursor = cur
 	a.mu.Unlock()
+	a.health.committed(cur.Seq)
+	if a.verifier != nil {
+		a.verifier.request(now)
+	}
 	if a.cfg.Committed != nil {
 		a.cfg.Committed(cur.Seq)
 	}

@@ -2,83 +2,346 @@ package agent
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
 
 	"github.com/headsup-dev/headsup/internal/alert"
+	"github.com/headsup-dev/headsup/internal/flood"
 	"github.com/headsup-dev/headsup/internal/sink"
 )
 
-// deliver feeds one sink from the persistent outbox, oldest event first.
-// An event is marked delivered only after the sink accepted it, so an
-// event raised while a webhook is down is delivered when it is back, and a
-// crash between delivery and marking delivers it again: receivers drop
-// what they have by (alert_id, revision). A sink that can say what it
-// holds last (a [sink.Resumer]) is caught up first instead, and gets each
-// event exactly once.
-func (a *agent) deliver(ctx context.Context, out Output, wake <-chan struct{}) error {
-	if r, ok := out.Sink.(sink.Resumer); ok {
-		if err := a.resume(ctx, out.Sink.Name(), r); err != nil {
+// The outbox feeds each sink on its own (an outlet per sink), oldest event
+// first: filter, then flood control (when configured), then the sink.
+//
+// An event is marked delivered for a sink only once what the sink emitted
+// accounts for it: the event itself, a later revision of its alert
+// (coalesced), or a digest listing its alert. Until then it stays pending
+// in the outbox, so after a crash whatever flood control held is offered
+// again (windows restart; receivers drop duplicates by (alert_id,
+// revision)). A digest marks the events of every alert it lists, so an
+// alert in a digest whose later revision a group window still held loses
+// that revision for the sink if the agent crashes before the window ends;
+// the store keeps it.
+//
+// Bound: each sink's backlog (outbox events not yet accounted for) is at
+// most Config.OutboxMax. A sink that reaches it (a receiver down for
+// days) has its oldest pending events skipped: marked, recorded in
+// outbox_skipped and counted in headsup_agent_outbox_skipped_total, and the
+// outbox_full alarm fires, until the backlog is under half the bound. The
+// store keeps every alert and revision; `headsup alerts list` shows them.
+
+// outlet is one sink's delivery state, owned by its deliverer.
+type outlet struct {
+	out    Output
+	name   string
+	shaper *flood.Shaper // nil: no flood control
+	wake   chan struct{}
+	// offered is the last outbox id taken out of the outbox: delivered,
+	// filtered out, skipped, or handed to flood control.
+	offered int64
+	// held are the outbox items flood control holds, by alert id.
+	held map[string][]outboxItem
+	// ready are emissions waiting for the sink, in order.
+	ready []emission
+}
+
+// emission is one event for the sink and the outbox items it accounts
+// for.
+type emission struct {
+	ev    *alert.Event
+	body  []byte
+	items []int64
+	// digest is set for a digest: stored before it is delivered, so its
+	// id resolves in GetAlert.
+	digest bool
+}
+
+func newOutlet(out Output, wake chan struct{}) (*outlet, error) {
+	o := &outlet{out: out, name: out.Sink.Name(), wake: wake, held: map[string][]outboxItem{}}
+	if out.Flood != nil {
+		s, err := flood.New(*out.Flood)
+		if err != nil {
+			return nil, fmt.Errorf("agent: sink %s: %w", o.name, err)
+		}
+		o.shaper = s
+	}
+	return o, nil
+}
+
+// pageSize is how many outbox events a deliverer reads at once.
+const pageSize = 100
+
+// deliver feeds one sink until ctx ends. A retryable failure is retried
+// with backoff (the receiver's Retry-After when longer); a permanent one
+// is logged and skipped.
+func (a *agent) deliver(ctx context.Context, o *outlet) error {
+	// A sink that can say what it holds last (a JSON-lines file) is caught
+	// up first, and gets each event exactly once. Not under flood control:
+	// then the sink's last event says nothing of the held ones before it.
+	if r, ok := o.out.Sink.(sink.Resumer); ok && o.shaper == nil {
+		if err := a.resume(ctx, o.name, r); err != nil {
 			return err
 		}
 	}
+	if err := a.store.db.QueryRowContext(ctx, `SELECT COALESCE(
+			(SELECT MIN(o.id) - 1 FROM outbox o WHERE NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.outbox_id = o.id AND d.sink = ?)),
+			(SELECT COALESCE(MAX(id), 0) FROM outbox))`, o.name).Scan(&o.offered); err != nil {
+		return fmt.Errorf("agent: state: sink %s: %w", o.name, err)
+	}
 	backoff := sink.Backoff{Min: 500 * time.Millisecond, Max: time.Minute}
 	attempt := 0
+	var timer *time.Timer
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
 	for {
-		items, err := a.store.pending(ctx, out.Sink.Name(), 100)
+		if err := a.boundOutbox(ctx, o); err != nil {
+			return err
+		}
+		if len(o.ready) > 0 {
+			e := o.ready[0]
+			err := a.emit(ctx, o, e)
+			switch {
+			case err == nil:
+			case errors.Is(err, sink.ErrPermanent):
+				a.metrics.sinkErrors.WithLabelValues(o.name, "permanent").Inc()
+				a.log.Error("sink refused the event for good; skipping it", "sink", o.name, "alert_id", e.ev.AlertID, "revision", e.ev.Revision, "err", err)
+			case ctx.Err() != nil:
+				return ctx.Err()
+			default:
+				a.metrics.sinkErrors.WithLabelValues(o.name, "retry").Inc()
+				attempt++
+				wait := backoff.Next(attempt)
+				if d, ok := sink.RetryAfter(err); ok && d > wait {
+					wait = d
+				}
+				a.log.Warn("sink delivery failed; retrying", "sink", o.name, "alert_id", e.ev.AlertID, "revision", e.ev.Revision, "err", err, "retry_in", wait)
+				select {
+				case <-ctx.Done():
+					return ctx.Err()
+				case <-time.After(wait):
+				}
+				continue
+			}
+			attempt = 0
+			if err := a.markDelivered(ctx, o.name, e.items); err != nil {
+				return err
+			}
+			o.ready = o.ready[1:]
+			continue
+		}
+		if o.shaper != nil {
+			o.ready = append(o.ready, a.emissions(o, o.shaper.Due(a.cfg.Now()))...)
+			if len(o.ready) > 0 {
+				continue
+			}
+		}
+		items, err := a.store.pendingAfter(ctx, o.name, o.offered, pageSize)
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			return err
+			return fmt.Errorf("agent: state: sink %s: %w", o.name, err)
 		}
-		failed := false
 		for _, it := range items {
-			var ev alert.Event
-			if err := json.Unmarshal([]byte(it.Body), &ev); err != nil {
-				return err
-			}
-			if out.Filter.Allows(&ev) {
-				err := out.Sink.Deliver(ctx, &ev, []byte(it.Body))
-				if err != nil && !errors.Is(err, sink.ErrPermanent) {
-					if ctx.Err() != nil {
-						return ctx.Err()
-					}
-					wait := backoff.Next(attempt)
-					var ra *sink.RetryAfterError
-					if errors.As(err, &ra) && ra.D > wait {
-						wait = ra.D
-					}
-					attempt++
-					a.log.Warn("sink delivery failed; retrying", "sink", out.Sink.Name(), "alert_id", it.AlertID, "revision", it.Revision, "err", err, "retry_in", wait)
-					select {
-					case <-ctx.Done():
-						return ctx.Err()
-					case <-time.After(wait):
-					}
-					failed = true
-					break
-				}
-				if err != nil {
-					a.log.Error("sink refused the event for good; skipping it", "sink", out.Sink.Name(), "alert_id", it.AlertID, "revision", it.Revision, "err", err)
-				}
-			}
-			attempt = 0
-			if err := a.store.delivered(ctx, it.ID, out.Sink.Name(), a.cfg.Now()); err != nil {
+			if err := a.take(ctx, o, it); err != nil {
 				return err
 			}
 		}
-		if failed || len(items) == 100 {
+		if len(items) == pageSize || len(o.ready) > 0 {
 			continue
+		}
+		// Nothing to do: wait for new events, or for flood control's next
+		// window end (Due is called no later than Next).
+		var due <-chan time.Time
+		if o.shaper != nil {
+			if next := o.shaper.Next(); !next.IsZero() {
+				d := max(next.Sub(a.cfg.Now()), 0)
+				if timer == nil {
+					timer = time.NewTimer(d)
+				} else {
+					timer.Reset(d)
+				}
+				due = timer.C
+			}
 		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-wake:
+		case <-o.wake:
+		case <-due:
+		}
+		if timer != nil && due != nil && !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
 		}
 	}
+}
+
+// take moves one outbox event towards the sink: filtered out, emitted as
+// it is, or handed to flood control.
+func (a *agent) take(ctx context.Context, o *outlet, it outboxItem) error {
+	o.offered = it.ID
+	var ev alert.Event
+	if err := json.Unmarshal([]byte(it.Body), &ev); err != nil {
+		return fmt.Errorf("agent: state: outbox %d: %w", it.ID, err)
+	}
+	if !o.out.Filter.Allows(&ev) {
+		return a.markDelivered(ctx, o.name, []int64{it.ID})
+	}
+	// Alarms bypass flood control: they are rare, and say that the desk
+	// may be blind.
+	if o.shaper == nil || ev.Type == alert.TypeAlarm {
+		o.ready = append(o.ready, emission{ev: &ev, body: []byte(it.Body), items: []int64{it.ID}})
+		return nil
+	}
+	o.held[ev.AlertID] = append(o.held[ev.AlertID], it)
+	o.ready = append(o.ready, a.emissions(o, o.shaper.Offer(&ev, a.cfg.Now()))...)
+	return nil
+}
+
+// emissions turns what flood control returned into emissions, each with
+// the held items it accounts for.
+func (a *agent) emissions(o *outlet, es []flood.Emission) []emission {
+	var out []emission
+	for _, e := range es {
+		switch e.Kind {
+		case flood.KindPass, flood.KindCoalesced:
+			em := emission{ev: e.Event}
+			items := o.held[e.Event.AlertID]
+			kept := items[:0]
+			for _, it := range items {
+				if it.Revision <= e.Event.Revision {
+					em.items = append(em.items, it.ID)
+					if it.Revision == e.Event.Revision {
+						em.body = []byte(it.Body) // the stored bytes, as every sink sends
+					}
+				} else {
+					kept = append(kept, it)
+				}
+			}
+			o.setHeld(e.Event.AlertID, kept)
+			out = append(out, em)
+		case flood.KindDigest, flood.KindIntegritySummary:
+			ev := a.digestEvent(o.name, e)
+			em := emission{ev: ev, digest: true}
+			for _, id := range ev.Digest.AlertIDs {
+				for _, it := range o.held[id] {
+					em.items = append(em.items, it.ID)
+				}
+				delete(o.held, id)
+			}
+			out = append(out, em)
+		}
+	}
+	return out
+}
+
+func (o *outlet) setHeld(id string, items []outboxItem) {
+	if len(items) == 0 {
+		delete(o.held, id)
+		return
+	}
+	o.held[id] = items
+}
+
+// emit hands one emission to the sink; a digest is stored first.
+func (a *agent) emit(ctx context.Context, o *outlet, e emission) error {
+	if e.body == nil {
+		b, err := json.Marshal(e.ev)
+		if err != nil {
+			return fmt.Errorf("%w: %v", sink.ErrPermanent, err)
+		}
+		e.body = b
+	}
+	if e.digest {
+		if err := a.storeDigest(ctx, o.name, e.ev, e.body); err != nil {
+			return err
+		}
+	}
+	return o.out.Sink.Deliver(ctx, e.ev, e.body)
+}
+
+func (a *agent) markDelivered(ctx context.Context, sinkName string, ids []int64) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	list, err := json.Marshal(ids)
+	if err != nil {
+		return err
+	}
+	_, err = a.store.db.ExecContext(ctx, `INSERT OR IGNORE INTO deliveries(outbox_id, sink, delivered_at)
+		SELECT value, ?, ? FROM json_each(?)`, sinkName, a.cfg.Now().Unix(), string(list))
+	if err != nil && ctx.Err() == nil {
+		return fmt.Errorf("agent: state: sink %s: %w", sinkName, err)
+	}
+	return err
+}
+
+// boundOutbox measures the sink's backlog, skips its oldest pending events
+// beyond the bound, and fires or clears the outbox_full alarm.
+func (a *agent) boundOutbox(ctx context.Context, o *outlet) error {
+	var last int64
+	if err := a.store.db.QueryRowContext(ctx, `SELECT COALESCE(MAX(id), 0) FROM outbox`).Scan(&last); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return fmt.Errorf("agent: state: sink %s: %w", o.name, err)
+	}
+	inFlight := 0
+	for _, items := range o.held {
+		inFlight += len(items)
+	}
+	for _, e := range o.ready {
+		inFlight += max(len(e.items), 1)
+	}
+	depth := int(last-o.offered) + inFlight
+	bound := a.cfg.OutboxMax
+	if depth >= bound {
+		// Skip the oldest events still in the outbox, down to the bound
+		// minus room for what comes next (a tenth), so the alarm does not
+		// flap with every new event.
+		skip := min(int64(depth-bound+bound/10+1), last-o.offered)
+		if skip > 0 {
+			first, upto := o.offered+1, o.offered+skip
+			err := a.inTx(ctx, func(tx *sql.Tx, now time.Time) error {
+				if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO deliveries(outbox_id, sink, delivered_at)
+					SELECT id, ?, ? FROM outbox WHERE id BETWEEN ? AND ?`, o.name, now.Unix(), first, upto); err != nil {
+					return err
+				}
+				_, err := tx.ExecContext(ctx, `INSERT INTO outbox_skipped(sink, first_id, last_id, count, at) VALUES (?, ?, ?, ?, ?)`,
+					o.name, first, upto, skip, now.Unix())
+				return err
+			})
+			if err != nil {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				return fmt.Errorf("agent: state: sink %s: %w", o.name, err)
+			}
+			o.offered = upto
+			depth -= int(skip)
+			a.metrics.outboxSkipped.WithLabelValues(o.name).Add(float64(skip))
+			a.log.Error("outbox full: oldest events skipped for this sink (the store keeps them)", "sink", o.name, "skipped", skip,
+				"first_outbox_id", first, "last_outbox_id", upto, "outbox_max", bound)
+		}
+		a.setAlarm(ctx, alarmKey{alert.AlarmOutboxFull, o.name}, true, a.cfg.Now(),
+			fmt.Sprintf("the backlog of sink %s reached %d events: its oldest events are skipped; every alert stays in the agent's store (headsup alerts list)", o.name, bound))
+	} else if depth <= bound/2 {
+		a.setAlarm(ctx, alarmKey{alert.AlarmOutboxFull, o.name}, false, time.Time{}, fmt.Sprintf("the backlog of sink %s is back under %d events", o.name, bound/2))
+	}
+	h := a.health
+	h.mu.Lock()
+	h.outboxDepth[o.name] = depth
+	h.mu.Unlock()
+	return nil
 }
 
 // resume makes a sink that can say what it holds last (a JSON-lines file)
@@ -105,4 +368,25 @@ func (a *agent) resume(ctx context.Context, name string, r sink.Resumer) error {
 		a.log.Info("events the sink already holds marked delivered", "sink", name, "events", n, "alert_id", alertID, "revision", revision)
 	}
 	return nil
+}
+
+// pendingAfter returns up to limit events after outbox id after that the
+// sink has not had, oldest first.
+func (s *store) pendingAfter(ctx context.Context, sink string, after int64, limit int) ([]outboxItem, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT o.id, o.alert_id, o.revision, o.body FROM outbox o
+		WHERE o.id > ? AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.outbox_id = o.id AND d.sink = ?)
+		ORDER BY o.id LIMIT ?`, after, sink, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []outboxItem
+	for rows.Next() {
+		var it outboxItem
+		if err := rows.Scan(&it.ID, &it.AlertID, &it.Revision, &it.Body); err != nil {
+			return nil, err
+		}
+		out = append(out, it)
+	}
+	return out, rows.Err()
 }

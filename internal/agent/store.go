@@ -122,6 +122,35 @@ CREATE TABLE IF NOT EXISTS deliveries (
 	delivered_at INTEGER NOT NULL,
 	PRIMARY KEY (outbox_id, sink)
 );
+-- Digests a sink's flood control emitted. Each stands for the alerts its
+-- event lists; GetAlert answers for its id. Not alerts: they have no
+-- lifecycle, and the alerts they stand for are all in alerts.
+CREATE TABLE IF NOT EXISTS digests (
+	alert_id    TEXT PRIMARY KEY,
+	sink        TEXT NOT NULL,
+	customer_id TEXT NOT NULL,
+	event       TEXT NOT NULL,
+	created_at  INTEGER NOT NULL
+);
+-- Outbox events skipped for a sink because its backlog reached the bound
+-- (OutboxMax): the record of what that sink never received.
+CREATE TABLE IF NOT EXISTS outbox_skipped (
+	sink     TEXT NOT NULL,
+	first_id INTEGER NOT NULL,
+	last_id  INTEGER NOT NULL,
+	count    INTEGER NOT NULL,
+	at       INTEGER NOT NULL
+);
+-- The latest live re-check of each (host, address) of a sighting
+-- (verify_sightings), which evaluation reads: part of the state, so an
+-- alert is the same function of it after a restart.
+CREATE TABLE IF NOT EXISTS rechecks (
+	host       TEXT NOT NULL,
+	address    TEXT NOT NULL,
+	result     TEXT NOT NULL,  -- alert.Recheck as JSON
+	checked_at INTEGER NOT NULL,
+	PRIMARY KEY (host, address)
+);
 `
 
 // store is the agent's SQLite state.
@@ -315,32 +344,6 @@ type outboxItem struct {
 	AlertID  string
 	Revision uint64
 	Body     string
-}
-
-// pending returns up to limit events the sink has not acknowledged, oldest
-// first.
-func (s *store) pending(ctx context.Context, sink string, limit int) ([]outboxItem, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT o.id, o.alert_id, o.revision, o.body FROM outbox o
-		WHERE NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.outbox_id = o.id AND d.sink = ?)
-		ORDER BY o.id LIMIT ?`, sink, limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []outboxItem
-	for rows.Next() {
-		var it outboxItem
-		if err := rows.Scan(&it.ID, &it.AlertID, &it.Revision, &it.Body); err != nil {
-			return nil, err
-		}
-		out = append(out, it)
-	}
-	return out, rows.Err()
-}
-
-func (s *store) delivered(ctx context.Context, id int64, sink string, at time.Time) error {
-	_, err := s.db.ExecContext(ctx, `INSERT OR IGNORE INTO deliveries(outbox_id, sink, delivered_at) VALUES (?, ?, ?)`, id, sink, at.Unix())
-	return err
 }
 
 // Alerts returns the latest event of every alert in the agent's state

@@ -90,9 +90,9 @@ func (l *localServer) ListAlerts(ctx context.Context, req *headsupv1.ListAlertsR
 		return nil, triageStatus(fieldErr("min_severity", s, "is not low, medium, high or critical"))
 	}
 	switch f.GetType() {
-	case "", alert.TypeMatch, alert.TypeOwnSpace, alert.TypeRootNotVisible, alert.TypeIntegrity, alert.TypeDirectoryStale:
+	case "", alert.TypeMatch, alert.TypeOwnSpace, alert.TypeRootNotVisible, alert.TypeIntegrity, alert.TypeDirectoryStale, alert.TypeAlarm:
 	default:
-		return nil, triageStatus(fieldErr("type", f.GetType(), "is not match, own_space, root_not_visible, integrity or directory_stale"))
+		return nil, triageStatus(fieldErr("type", f.GetType(), "is not match, own_space, root_not_visible, integrity, directory_stale or alarm"))
 	}
 	size := int(f.GetPageSize())
 	switch {
@@ -236,6 +236,17 @@ func triageOf(t *triageState) *headsupv1.AlertTriage {
 func (l *localServer) GetAlert(ctx context.Context, req *headsupv1.GetAlertRequest) (*headsupv1.GetAlertResponse, error) {
 	db := l.a.store.db
 	id, err := resolveAlert(ctx, db, "alert_id", req.GetAlertId())
+	if errors.Is(err, ErrAlertNotFound) {
+		// A digest is not an alert, but its id must lead somewhere: to
+		// the alerts it stands for.
+		resp, derr := getDigest(ctx, db, req.GetAlertId())
+		if derr == nil {
+			return resp, nil
+		}
+		if !errors.Is(derr, ErrAlertNotFound) {
+			return nil, triageStatus(derr)
+		}
+	}
 	if err != nil {
 		return nil, triageStatus(err)
 	}

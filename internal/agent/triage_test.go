@@ -302,7 +302,7 @@ func TestTriageAckSuppressUnsuppress(t *testing.T) {
 		"state":        {State: "open"},
 		"triage":       {Triage: "closed"},
 		"min_severity": {MinSeverity: "urgent"},
-		"type":         {Type: "alarm"},
+		"type":         {Type: "alarms"},
 		"page_size":    {PageSize: 5000},
 		"page_token":   {PageToken: "x"},
 	} {

@@ -60,6 +60,17 @@ const (
 	// TypeDirectoryStale: an envelope names a kid the member's directory
 	// does not know; the notice is parked until the next reload.
 	TypeDirectoryStale = "directory_stale"
+	// TypeDigest: one sink's flood control folded alerts into one event
+	// ([Event.Digest]): a customer's alerts of one window, or the
+	// integrity alerts of one (issuer, kid, error). It is raised once, at
+	// revision 1, and never updated; the store keeps every alert it
+	// stands for, and the agent's GetAlert lists them under its id.
+	TypeDigest = "digest"
+	// TypeAlarm: the agent itself needs attention ([Event.Alarm]): it has
+	// been disconnected from the hub, its customer list is stale, or a
+	// sink's outbox is full. Raised when the alarm fires, withdrawn (reason
+	// [WithdrawResolved]) when it clears.
+	TypeAlarm = "alarm"
 )
 
 // Strengths of a match, a link and a path (a path is as strong as its
@@ -102,6 +113,22 @@ const (
 	WithdrawNotYetEffective = "not_yet_effective"
 	WithdrawCustomerRemoved = "customer_removed"
 	WithdrawKeyRevoked      = "key_revoked"
+	// WithdrawResolved: an alarm cleared (the hub is back, the list is
+	// current, the outbox drained).
+	WithdrawResolved = "resolved"
+)
+
+// Alarm kinds ([Alarm.Kind]).
+const (
+	// AlarmHubDisconnected: no stream from the hub for longer than the
+	// agent's alarm_after: nothing new can be matched.
+	AlarmHubDisconnected = "hub_disconnected"
+	// AlarmCustomerListStale: a customer source failed or has not
+	// refreshed for longer than alarm_after: matching runs on an old list.
+	AlarmCustomerListStale = "customer_list_stale"
+	// AlarmOutboxFull: a sink's backlog reached the outbox bound; its
+	// oldest events were skipped for that sink (the store keeps them).
+	AlarmOutboxFull = "outbox_full"
 )
 
 // Notice kinds as they appear in alerts (the proto enum names, lower case,
@@ -206,6 +233,54 @@ type Event struct {
 	// acknowledged, suppressed, or just unsuppressed. Absent when none
 	// applies.
 	Desk *Desk `json:"desk,omitempty"`
+	// Digest is what a digest event stands for (TypeDigest only).
+	Digest *Digest `json:"digest,omitempty"`
+	// Alarm describes an alarm (TypeAlarm only).
+	Alarm *Alarm `json:"alarm,omitempty"`
+}
+
+// Digest is one sink's flood control folding alerts into one event: the
+// alerts of one customer in one window ([Event.Customer] names it), or,
+// with Integrity set, the integrity alerts of one (issuer, kid, error).
+type Digest struct {
+	// Sink is the sink that emitted it: each sink shapes on its own.
+	Sink string `json:"sink"`
+	// Count is how many distinct alerts the window had; Withheld how many
+	// of them (or, for integrity, of their events) the sink did not emit
+	// one by one.
+	Count    int `json:"count"`
+	Withheld int `json:"withheld"`
+	// AlertIDs lists every alert of the window, sorted. The agent's
+	// GetAlert on the digest's alert_id lists them too.
+	AlertIDs []string `json:"alert_ids"`
+	// WindowStart and WindowEnd bound the window.
+	WindowStart time.Time `json:"window_start"`
+	WindowEnd   time.Time `json:"window_end"`
+	// Integrity is set for a summary of integrity alerts.
+	Integrity *IntegritySummary `json:"integrity,omitempty"`
+}
+
+// IntegritySummary counts the integrity alerts of one (issuer, kid,
+// error) in one window.
+type IntegritySummary struct {
+	Issuer string    `json:"issuer"`
+	KID    string    `json:"kid"`
+	Error  string    `json:"error"`
+	Count  int       `json:"count"`
+	First  time.Time `json:"first"`
+	Last   time.Time `json:"last"`
+}
+
+// Alarm says what about the agent itself needs attention.
+type Alarm struct {
+	// Kind is one of the Alarm… constants.
+	Kind string `json:"kind"`
+	// Since is when the condition began.
+	Since time.Time `json:"since"`
+	// Sink names the sink, for AlarmOutboxFull.
+	Sink string `json:"sink,omitempty"`
+	// Detail says, for a person, what is wrong and what it means.
+	Detail string `json:"detail"`
 }
 
 // Desk is the abuse desk's triage state of an alert. It is kept apart
@@ -375,6 +450,30 @@ type Link struct {
 	// Matched is how that entity meets the next link's entity or, on the
 	// last link, the customer row (or the member's own space).
 	Matched *Match `json:"matched,omitempty"`
+	// Rechecks are the agent's live re-checks of a sighting (role
+	// sighting, opt-in verify_sightings): the sighted subject's host name
+	// at the matched addresses, one per address.
+	Rechecks []Recheck `json:"rechecks,omitempty"`
+}
+
+// Recheck is one live re-check of a sighting: a TLS handshake with SNI
+// Host to Address.
+type Recheck struct {
+	Host    string    `json:"host"`
+	Address string    `json:"address"`
+	At      time.Time `json:"at"`
+	// Confirmed: the address presented a certificate valid for Host, now.
+	// Trusted: and its chain verifies against the agent's roots.
+	Confirmed bool `json:"confirmed"`
+	Trusted   bool `json:"trusted"`
+	// Resolves: Host resolved to Address at the time.
+	Resolves bool `json:"resolves"`
+	// CertSHA256 is the hex SHA-256 of the leaf certificate, when a
+	// handshake completed.
+	CertSHA256 string `json:"cert_sha256,omitempty"`
+	// Summary is "confirmed at T (certificate SHA-256 …)" or "not
+	// confirmed at T: why".
+	Summary string `json:"summary"`
 }
 
 // LinkNotice names a notice on a path, with its place in the log and who

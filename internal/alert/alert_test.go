@@ -204,6 +204,35 @@ func TestValidateRefuses(t *testing.T) {
 		}, "role"},
 		{"identifier without type", "match-raised", func(m map[string]any) { obj(m, "subject")["identifiers"] = []any{"chanboard.example"} }, "/subject/identifiers/0"},
 		{"unknown tlp", "match-raised", func(m map[string]any) { m["tlp"] = "WHITE" }, "/tlp"},
+		{"digest without digest", "digest-customer", func(m map[string]any) { delete(m, "digest") }, "digest"},
+		{"digest updated", "digest-customer", func(m map[string]any) { m["event"], m["revision"] = "updated", 2 }, "/event"},
+		{"digest with paths", "digest-customer", func(m map[string]any) {
+			m["paths"] = arr(mapOf(t, byName["match-raised"]), "paths")
+		}, "/paths"},
+		{"digest of a customer and a key", "digest-integrity", func(m map[string]any) {
+			m["customer"] = obj(mapOf(t, byName["match-raised"]), "customer")
+		}, "/customer"},
+		{"digest of nothing", "digest-customer", func(m map[string]any) { obj(m, "digest")["alert_ids"] = []any{} }, "/digest/alert_ids"},
+		{"digest outside a digest", "match-raised", func(m map[string]any) {
+			m["digest"] = obj(mapOf(t, byName["digest-customer"]), "digest")
+		}, "/digest"},
+		{"alarm without alarm", "alarm-raised", func(m map[string]any) { delete(m, "alarm") }, "alarm"},
+		{"unknown alarm", "alarm-raised", func(m map[string]any) { obj(m, "alarm")["kind"] = "bored" }, "/alarm/kind"},
+		{"alarm with a customer", "alarm-raised", func(m map[string]any) {
+			m["customer"] = obj(mapOf(t, byName["match-raised"]), "customer")
+		}, "/customer"},
+		{"confirmed without certificate", "match-rechecked", func(m map[string]any) {
+			link := arr(arr(m, "paths")[0].(map[string]any), "links")[1].(map[string]any)
+			delete(arr(link, "rechecks")[0].(map[string]any), "cert_sha256")
+		}, "cert_sha256"},
+		{"trusted but not confirmed", "match-rechecked", func(m map[string]any) {
+			link := arr(arr(m, "paths")[1].(map[string]any), "links")[1].(map[string]any)
+			arr(link, "rechecks")[0].(map[string]any)["trusted"] = true
+		}, "trusted"},
+		{"re-check of a suspension", "match-rechecked", func(m map[string]any) {
+			links := arr(arr(m, "paths")[0].(map[string]any), "links")
+			links[0].(map[string]any)["rechecks"] = links[1].(map[string]any)["rechecks"]
+		}, "role"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -34,6 +34,14 @@
 //     events of their own (acked, suppressed, unsuppressed) with the next
 //     revision and the alert's content unchanged, so the idempotency key
 //     stays (alert_id, revision) and a receiver sees every change.
+//   - Flood control and the agent's health: a digest ([TypeDigest],
+//     [Digest]) stands for alerts one sink folded together (a customer's
+//     alerts of one window, or the integrity alerts of one issuer, key and
+//     error); it is raised once, with [DigestID] as its id, and the agent
+//     lists its alerts under that id. An alarm ([TypeAlarm], [Alarm]) is
+//     about the agent itself (hub disconnected, customer list stale,
+//     outbox full): raised when it fires, withdrawn as "resolved".
+//   - A sighting link may carry the agent's live re-checks ([Recheck]).
 //   - [SeverityTable.Severity] is a documented, deterministic rule over the
 //     alert type, a base level per RSIT reason (configurable), the best
 //     strength, the legal basis and corroboration; a weak path is never

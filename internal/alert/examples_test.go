@@ -4,6 +4,8 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"fmt"
+	"slices"
 	"time"
 
 	"github.com/headsup-dev/headsup/internal/alert"
@@ -217,6 +219,61 @@ func examples() []example {
 	withdrawnAcked.Event, withdrawnAcked.Revision, withdrawnAcked.At = alert.EventAcked, 4, at.Add(3*time.Hour)
 	withdrawnAcked.Desk = &alert.Desk{Acked: &alert.DeskAction{By: "bob", At: at.Add(3 * time.Hour)}}
 
+	// Flood control: one sink folded 23 alerts of customer epiq into a
+	// digest, and 5 forgeries under one key into an integrity summary.
+	var digestIDs []string
+	for i := range 23 {
+		digestIDs = append(digestIDs, alert.ID(member, customerID, "edgeshield", fmt.Sprintf("01957a3c-8e2b-7c41-9a6d-%012d", i)))
+	}
+	slices.Sort(digestIDs)
+	wStart, wEnd := at, at.Add(10*time.Minute)
+	customerDigest := &alert.Event{
+		Schema: alert.SchemaV1, Event: alert.EventRaised, State: alert.StateActive,
+		AlertID: alert.DigestID(member, "webhook:desk", alert.DigestSubject(customerID, nil), wStart), Revision: 1,
+		GroupKey: alert.DigestGroupKey(member, alert.DigestSubject(customerID, nil)),
+		Type:     alert.TypeDigest, At: wEnd, Member: member,
+		Headline: "customer epiq: 23 alerts in 10m0s, 3 sent one by one; the list: headsup alerts show",
+		Severity: alert.SeverityHigh, PeakSeverity: alert.SeverityHigh, Customer: customer(),
+		Digest: &alert.Digest{Sink: "webhook:desk", Count: 23, Withheld: 20, AlertIDs: digestIDs, WindowStart: wStart, WindowEnd: wEnd},
+	}
+	var forgedIDs []string
+	for i := range 5 {
+		forgedIDs = append(forgedIDs, alert.ID(member, "", alert.TypeIntegrity, fmt.Sprint(42+i)))
+	}
+	slices.Sort(forgedIDs)
+	summary := &alert.IntegritySummary{Issuer: "edgeshield", KID: kid("edgeshield"), Error: "envelope: signature does not verify", Count: 5, First: at, Last: at.Add(7 * time.Minute)}
+	integrityDigest := &alert.Event{
+		Schema: alert.SchemaV1, Event: alert.EventRaised, State: alert.StateActive,
+		AlertID: alert.DigestID(member, "webhook:desk", alert.DigestSubject("", summary), at), Revision: 1,
+		GroupKey: alert.DigestGroupKey(member, alert.DigestSubject("", summary)),
+		Type:     alert.TypeDigest, At: at.Add(time.Hour), Member: member,
+		Headline: "5 entries from edgeshield failed verification under one key (envelope: signature does not verify)",
+		Severity: alert.SeverityHigh, PeakSeverity: alert.SeverityHigh,
+		Digest: &alert.Digest{Sink: "webhook:desk", Count: 5, Withheld: 4, AlertIDs: forgedIDs, WindowStart: at, WindowEnd: at.Add(time.Hour), Integrity: summary},
+	}
+	// An agent that lost its hub, and found it again.
+	alarmRaised := &alert.Event{
+		Schema: alert.SchemaV1, Event: alert.EventRaised, State: alert.StateActive,
+		AlertID: alert.ID(member, "", alert.TypeAlarm, alert.AlarmHubDisconnected), Revision: 1,
+		GroupKey: alert.GroupKey(member, "", alert.TypeAlarm),
+		Type:     alert.TypeAlarm, At: at.Add(5 * time.Minute), Member: member,
+		Headline: "the agent has been disconnected from the hub for 5m0s: no new notice is matched",
+		Severity: alert.SeverityHigh, PeakSeverity: alert.SeverityHigh,
+		Alarm: &alert.Alarm{Kind: alert.AlarmHubDisconnected, Since: at, Detail: "subscription ended: rpc error: code = Unavailable desc = connection refused"},
+	}
+	alarmResolved := *alarmRaised
+	alarmResolved.Event, alarmResolved.State, alarmResolved.Revision, alarmResolved.At = alert.EventWithdrawn, alert.StateWithdrawn, 2, at.Add(9*time.Minute)
+	alarmResolved.Withdrawn = &alert.Withdrawal{Reason: alert.WithdrawResolved, Detail: "connected to the hub again"}
+	// verify_sightings: the agent re-checked researchorg's sighting live.
+	rechecked := *matchRaised
+	rechecked.Event, rechecked.Revision, rechecked.At = alert.EventUpdated, 2, at.Add(2*time.Minute)
+	rechecked.Paths = []alert.Path{tlsPath(), dnsPath()}
+	rechecked.Paths[0].Links[1].Rechecks = []alert.Recheck{{Host: "chanboard.example", Address: "198.51.100.7", At: at.Add(time.Minute),
+		Confirmed: true, Trusted: false, Resolves: true, CertSHA256: sha("cert"),
+		Summary: "confirmed at 2026-03-14T09:31:00Z (certificate SHA-256 " + sha("cert") + ", not trusted)"}}
+	rechecked.Paths[1].Links[1].Rechecks = []alert.Recheck{{Host: "chanboard.example", Address: "198.51.100.9", At: at.Add(time.Minute),
+		Summary: "not confirmed at 2026-03-14T09:31:00Z: connection failed: connection refused"}}
+
 	return []example{
 		{"match-raised", matchRaised},
 		{"match-updated", &matchUpdated},
@@ -229,5 +286,10 @@ func examples() []example {
 		{"match-suppressed", &suppressed},
 		{"match-unsuppressed", &unsuppressed},
 		{"match-withdrawn-acked", &withdrawnAcked},
+		{"digest-customer", customerDigest},
+		{"digest-integrity", integrityDigest},
+		{"alarm-raised", alarmRaised},
+		{"alarm-resolved", &alarmResolved},
+		{"match-rechecked", &rechecked},
 	}
 }

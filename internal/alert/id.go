@@ -4,13 +4,16 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"time"
 )
 
 // Domain-separation tags: an alert id and a group key over the same
 // strings never collide, and neither collides with any other headsup hash.
 const (
-	idTag    = "headsup.alert.v1 alert_id"
-	groupTag = "headsup.alert.v1 group_key"
+	idTag          = "headsup.alert.v1 alert_id"
+	groupTag       = "headsup.alert.v1 group_key"
+	digestTag      = "headsup.alert.v1 digest alert_id"
+	digestGroupTag = "headsup.alert.v1 digest group_key"
 )
 
 // ID returns an alert's id: hex SHA-256 over the tag and the four fields,
@@ -33,6 +36,31 @@ func ID(member, customerID, rootIssuer, rootID string) string {
 // suspends it.
 func GroupKey(member, customerID, subject string) string {
 	return digest(groupTag, member, customerID, subject)
+}
+
+// DigestID returns the alert_id of a digest event: one sink's digest of
+// one subject (DigestSubject) for the window starting at windowStart.
+// The sink is part of it because each sink shapes on its own, so two
+// sinks' digests of one window may differ; a digest has one revision, so
+// (alert_id, 1) stays an idempotency key.
+func DigestID(member, sink, subject string, windowStart time.Time) string {
+	return digest(digestTag, member, sink, subject, windowStart.UTC().Format(time.RFC3339Nano))
+}
+
+// DigestGroupKey returns the group_key of the digests of one subject
+// (DigestSubject), stable across windows and sinks, so a ticketing
+// receiver keeps one case per flooded customer.
+func DigestGroupKey(member, subject string) string {
+	return digest(digestGroupTag, member, subject)
+}
+
+// DigestSubject names what a digest is about: "customer:<id>", or
+// "integrity:<issuer>\x00<kid>\x00<error>" for integrity summaries.
+func DigestSubject(customerID string, in *IntegritySummary) string {
+	if in != nil {
+		return "integrity:" + in.Issuer + "\x00" + in.KID + "\x00" + in.Error
+	}
+	return "customer:" + customerID
 }
 
 func digest(tag string, fields ...string) string {

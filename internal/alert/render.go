@@ -113,6 +113,9 @@ func Render(e *Event) string {
 			fmt.Fprintf(&b, "  path %d: %s, %d %s\n", i+1, clean(p.Strength), p.Hops, hops)
 			for j, l := range p.Links {
 				fmt.Fprintf(&b, "    %d. %s\n", j+1, renderLink(l))
+				for _, rc := range l.Rechecks {
+					fmt.Fprintf(&b, "       re-checked %s at %s: %s\n", clean(rc.Host), clean(rc.Address), clean(rc.Summary))
+				}
 			}
 		}
 	}
@@ -156,6 +159,36 @@ func Render(e *Event) string {
 		line("error", "%s", clean(in.Error))
 	}
 
+	if d := e.Digest; d != nil {
+		line("digest", "%d alerts from %s to %s, %d not sent one by one, by sink %s", d.Count, stamp(d.WindowStart), stamp(d.WindowEnd), d.Withheld, clean(d.Sink))
+		if in := d.Integrity; in != nil {
+			line("envelope", "issuer %s, kid %s: %d failures, first %s, last %s", clean(in.Issuer), clean(in.KID), in.Count, stamp(in.First), stamp(in.Last))
+			line("error", "%s", clean(in.Error))
+		}
+		// A digest may stand for hundreds of alerts: each is named by the
+		// first 12 hex digits of its id (enough for `headsup alerts show`),
+		// a few to a line.
+		for i := 0; i < len(d.AlertIDs); i += renderDigestIDs {
+			var ids []string
+			for _, id := range d.AlertIDs[i:min(len(d.AlertIDs), i+renderDigestIDs)] {
+				ids = append(ids, clean(id[:min(len(id), 12)]))
+			}
+			label := ""
+			if i == 0 {
+				label = "alerts"
+			}
+			line(label, "%s", strings.Join(ids, " "))
+		}
+	}
+	if al := e.Alarm; al != nil {
+		s := fmt.Sprintf("%s since %s", strings.ReplaceAll(clean(al.Kind), "_", " "), stamp(al.Since))
+		if al.Sink != "" {
+			s += ", sink " + clean(al.Sink)
+		}
+		line("alarm", "%s", s)
+		line("detail", "%s", clean(al.Detail))
+	}
+
 	if d := e.Desk; d != nil {
 		if x := d.Acked; x != nil {
 			line("acked", "by %s at %s%s", clean(x.By), stamp(x.At), noteOf(x.Note))
@@ -176,6 +209,10 @@ func Render(e *Event) string {
 	return b.String()
 }
 
+// renderDigestIDs is how many of a digest's alert ids Render prints on
+// one line.
+const renderDigestIDs = 6
+
 // typeName says the alert type as a desk would.
 func typeName(t string) string {
 	switch t {
@@ -189,6 +226,10 @@ func typeName(t string) string {
 		return "integrity failure"
 	case TypeDirectoryStale:
 		return "directory stale"
+	case TypeDigest:
+		return "digest"
+	case TypeAlarm:
+		return "agent alarm"
 	}
 	return clean(t)
 }

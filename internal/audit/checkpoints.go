@@ -117,24 +117,30 @@ func (v *verifier) mismatch(bad *ckpt, group []*ckpt, got, want tlog.Hash) error
 			notes = append(notes, c.note)
 		}
 	}
+	// The auditor's state at this size holds the hashes of the subtrees
+	// tiling it: the first that differs now says which part was
+	// rewritten, whichever checkpoint showed the mismatch first (the
+	// hub's own, still the one the state holds, can come first).
+	narrowed := false
+	if v.state != nil && v.state.Size == size && len(v.state.Subtrees) > 0 {
+		now, err := subtreeHashes(v.store, size)
+		if err != nil {
+			return err
+		}
+		for i, st := range subtrees(size) {
+			if now[i] != v.state.Subtrees[i] {
+				lo, hi, narrowed = st.start+1, st.start+1<<st.level, true
+				break
+			}
+		}
+	}
 	var f *Failure
 	switch bad.from {
 	case "state":
 		// The log key signed this root before and the history now gives
-		// another: the auditor's own memory proves the rewrite. Its
-		// subtree hashes say which part was rewritten.
-		lo, hi = 1, size
-		if v.state.Size == size && len(v.state.Subtrees) > 0 {
-			now, err := subtreeHashes(v.store, size)
-			if err != nil {
-				return err
-			}
-			for i, st := range subtrees(size) {
-				if now[i] != v.state.Subtrees[i] {
-					lo, hi = st.start+1, st.start+1<<st.level
-					break
-				}
-			}
+		// another: the auditor's own memory proves the rewrite.
+		if !narrowed {
+			lo, hi = 1, size
 		}
 		f = failRange(lo, hi, ErrFork, "the history at size %d has root %s, the checkpoint verified before (--state) has %s", size, want, got)
 	case "previous export":

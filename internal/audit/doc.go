@@ -51,13 +51,23 @@
 //     recomputed tree (same size, same root; a smaller size is a prefix of
 //     it). A disagreement is a fork, reported with both notes.
 //
+// HubSource reads a hub's LogService. The hub's own alarms do not stop
+// the audit: checkpoints it refuses with DATA_LOSS (its tree disagrees
+// with its stream) are left out and the report says so, since its Replay
+// still reads the stream; a replay it ends with DATA_LOSS is a *Failure
+// (ErrGap) naming the first sequence not delivered; a replay of
+// everything refused as OUT_OF_RANGE (the stream no longer starts at 1)
+// is a *Failure naming sequence 1.
+//
 // Verify stops at the first failure and returns it as a *Failure naming
 // the first offending sequence, or, when only checkpoints locate it (two
 // entries swapped: every signature holds but a root differs), the range
-// between the last good checkpoint and the first bad one. Each Failure
-// wraps one of the sentinel errors below, so callers branch with
-// errors.Is. On success the state file, when configured, is replaced
-// atomically by the largest checkpoint verified.
+// between the last good checkpoint and the first bad one, narrowed, when
+// the auditor's state is at that size, to the first of its subtrees the
+// history no longer matches. Each Failure wraps one of the sentinel
+// errors below, so callers branch with errors.Is. On success the state
+// file, when configured, is replaced atomically by the largest checkpoint
+// verified.
 //
 // The archive format (Export, ArchiveSource) is JSON lines, one object per
 // line, readable as a stream:

@@ -90,12 +90,22 @@ func (e *Entry) record() ([]byte, error) {
 // HubSource reads a history from a hub's LogService: the latest
 // checkpoint (fetched before the replay, so the replay covers it), then a
 // full Replay. The replay stream lives on the context given to Start.
+//
+// The hub's own alarms do not stop the audit: a hub whose tree disagrees
+// with its stream answers its checkpoints with DATA_LOSS (its replay
+// still reads the stream, for an auditor who then needs it most), and
+// the audit goes on without them, saying so in the report's warnings. A
+// replay the hub ends with DATA_LOSS (a sequence missing from its stream)
+// is a *Failure naming the first sequence it could not deliver.
 type HubSource struct {
 	client headsupv1.LogServiceClient
 	logID  string
 
 	stream      headsupv1.LogService_ReplayClient
 	checkpoints [][]byte
+	last        uint64 // the last sequence the replay announced
+	got         uint64 // the last sequence received
+	warnings    []string
 }
 
 // NewHubSource returns a Source over client. logID, when not empty, is
@@ -118,6 +128,13 @@ func (h *HubSource) Start(ctx context.Context) (Start, error) {
 		return Start{}, fmt.Errorf("replay: %w", err)
 	}
 	first, err := stream.Recv()
+	if status.Code(err) == codes.OutOfRange {
+		// Asked for everything (after sequence 0), the hub says its
+		// stream no longer starts at 1: the entries before its first
+		// are gone from the log.
+		return Start{}, &Failure{Sequence: 1, Range: [2]uint64{1, 1}, Err: ErrGap, Cause: err,
+			Reason: "the hub no longer holds sequence 1 (entries removed from its stream; verify with an earlier export holding them)"}
+	}
 	if err != nil {
 		return Start{}, fmt.Errorf("replay: %w", err)
 	}
@@ -125,7 +142,7 @@ func (h *HubSource) Start(ctx context.Context) (Start, error) {
 	if s == nil {
 		return Start{}, fmt.Errorf("replay: first event is %T, want start", first.GetEvent())
 	}
-	h.stream = stream
+	h.stream, h.last = stream, s.GetLastSequence()
 	return Start{LogID: s.GetLogId(), Origin: originOf(latest), First: s.GetFirstSequence(), Last: s.GetLastSequence()}, nil
 }
 
@@ -141,6 +158,13 @@ func (h *HubSource) Checkpoint(ctx context.Context, size uint64) ([]byte, error)
 	switch status.Code(err) {
 	case codes.OK:
 	case codes.NotFound:
+		return nil, nil
+	case codes.OutOfRange:
+		// The hub's tree does not reach size: Verify decides from the
+		// checkpoint it already holds whether that is a rollback.
+		return nil, nil
+	case codes.DataLoss:
+		h.warnings = append(h.warnings, fmt.Sprintf("the hub refuses its checkpoints (size %d): %s", size, status.Convert(err).Message()))
 		return nil, nil
 	default:
 		return nil, fmt.Errorf("get checkpoint (size %d): %w", size, err)
@@ -163,9 +187,25 @@ func (h *HubSource) Next(context.Context) (*Entry, error) {
 	if err == io.EOF {
 		return nil, io.EOF
 	}
+	if status.Code(err) == codes.DataLoss {
+		next := h.got + 1
+		return nil, &Failure{Sequence: next, Range: [2]uint64{next, max(next, h.last)}, Err: ErrGap, Cause: err,
+			Reason: fmt.Sprintf("the hub ended the replay after sequence %d with DATA_LOSS: sequence %d was not delivered (the replay announced %d)", h.got, next, h.last)}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("replay: %w", err)
 	}
+	e, err := entryOfReplay(resp)
+	if err == nil {
+		h.got = e.Sequence
+	}
+	return e, err
+}
+
+// Warnings returns what the hub reported that did not stop the audit.
+func (h *HubSource) Warnings() []string { return h.warnings }
+
+func entryOfReplay(resp *headsupv1.ReplayResponse) (*Entry, error) {
 	switch ev := resp.GetEvent().(type) {
 	case *headsupv1.ReplayResponse_Entry:
 		e := ev.Entry

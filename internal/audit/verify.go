@@ -153,6 +153,13 @@ func Verify(ctx context.Context, cfg Config, src Source) (*Report, error) {
 		byKid:   map[string][]timed{},
 	}
 	err = v.run(ctx, src)
+	// What the source reported without stopping the audit (a hub that
+	// refuses its own checkpoints) belongs in the report.
+	if w, ok := src.(interface{ Warnings() []string }); ok {
+		for _, s := range w.Warnings() {
+			v.warnf("source: %s", s)
+		}
+	}
 	v.finishReport()
 	if err != nil {
 		return v.rep, err
@@ -270,6 +277,9 @@ func (v *verifier) run(ctx context.Context, src Source) error {
 	}
 	v.state = st
 	start, err := src.Start(ctx)
+	if f := (*Failure)(nil); errors.As(err, &f) {
+		return f
+	}
 	if err != nil {
 		return fmt.Errorf("source: %w", err)
 	}
@@ -311,6 +321,9 @@ func (v *verifier) run(ctx context.Context, src Source) error {
 		e, err := entries.Next(ctx)
 		if err == io.EOF {
 			break
+		}
+		if f := (*Failure)(nil); errors.As(err, &f) {
+			return f // the source itself located the offence (a hub's DATA_LOSS)
 		}
 		if err != nil {
 			return fmt.Errorf("source: after sequence %d: %w", seq, err)

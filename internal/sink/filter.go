@@ -30,7 +30,8 @@ type Filter struct {
 	// Empty means AMBER+STRICT: TLP:RED goes only to a sink that says RED.
 	MaxTLP string
 	// Types selects by alert type (match, own_space, root_not_visible,
-	// integrity, directory_stale).
+	// integrity, directory_stale, alarm; digest too, though the agent's
+	// digests are made after the filter, from what it let through).
 	Types []string
 }
 
@@ -55,8 +56,10 @@ type Filter struct {
 //     revision carrying material above MaxTLP is withheld, and the sink
 //     keeps the last revision it could receive.
 //
-// Severity applies to every type. Reason and strength do not apply to integrity and directory_stale
-// alerts, which have neither (select them with Types); any other alert
+// Severity applies to every type; issuers do not apply to alarms, which
+// concern the agent itself. Reason and strength do not apply to integrity,
+// directory_stale, alarm and digest events, which have neither (select
+// them with Types); any other alert
 // without a reason fails a ReasonPrefixes criterion. An invalid MaxTLP
 // counts as CLEAR, an invalid MinStrength as strong and an invalid
 // MinSeverity as critical, so a typo narrows
@@ -71,8 +74,10 @@ func (f Filter) Allows(e *alert.Event) bool {
 	if rank(alert.MaxTLP(e)) > f.maxTLP() {
 		return false
 	}
-	noChain := e.Type == alert.TypeIntegrity || e.Type == alert.TypeDirectoryStale
-	if len(f.Issuers) > 0 {
+	noChain := e.Type == alert.TypeIntegrity || e.Type == alert.TypeDirectoryStale || e.Type == alert.TypeAlarm || e.Type == alert.TypeDigest
+	// An alarm is about the agent, not about any issuer's notice: every
+	// sink that takes its type and severity must hear that it is deaf.
+	if len(f.Issuers) > 0 && e.Type != alert.TypeAlarm {
 		issuer := ""
 		switch {
 		case e.Root != nil:
@@ -185,7 +190,7 @@ func (f Filter) Validate() error {
 	}
 	for i, t := range f.Types {
 		switch t {
-		case alert.TypeMatch, alert.TypeOwnSpace, alert.TypeRootNotVisible, alert.TypeIntegrity, alert.TypeDirectoryStale:
+		case alert.TypeMatch, alert.TypeOwnSpace, alert.TypeRootNotVisible, alert.TypeIntegrity, alert.TypeDirectoryStale, alert.TypeAlarm, alert.TypeDigest:
 		default:
 			return fmt.Errorf("types[%d]: %q is not an alert type", i, t)
 		}

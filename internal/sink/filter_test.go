@@ -25,6 +25,11 @@ func TestFilter(t *testing.T) {
 		e.Type, e.Customer, e.Subject, e.Root, e.Paths, e.Strength, e.PeakStrength, e.TLP = alert.TypeIntegrity, nil, nil, nil, nil, "", "", ""
 		e.Integrity = &alert.Integrity{Sequence: 42, Issuer: "edgeshield", KID: kid("edgeshield"), Error: "bad signature"}
 	}
+	alarm := func(e *alert.Event) {
+		e.Type, e.Customer, e.Subject, e.Root, e.Paths, e.Strength, e.PeakStrength, e.TLP = alert.TypeAlarm, nil, nil, nil, nil, "", "", ""
+		e.Severity, e.PeakSeverity = alert.SeverityHigh, alert.SeverityHigh
+		e.Alarm = &alert.Alarm{Kind: alert.AlarmHubDisconnected, Detail: "no hub"}
+	}
 	cases := []struct {
 		name   string
 		filter sink.Filter
@@ -57,6 +62,9 @@ func TestFilter(t *testing.T) {
 		{"issuer not listed", sink.Filter{Issuers: []string{"researchorg"}}, nil, false},
 		{"integrity issuer", sink.Filter{Issuers: []string{"edgeshield"}}, []func(*alert.Event){integrity}, true},
 		{"integrity ignores reason and strength", sink.Filter{ReasonPrefixes: []string{"fraud"}, MinStrength: "strong"}, []func(*alert.Event){integrity}, true},
+		{"alarm ignores issuer, reason and strength", sink.Filter{Issuers: []string{"researchorg"}, ReasonPrefixes: []string{"fraud"}, MinStrength: "strong"}, []func(*alert.Event){alarm}, true},
+		{"alarm below the minimum severity", sink.Filter{MinSeverity: "critical"}, []func(*alert.Event){alarm}, false},
+		{"alarm not among the types", sink.Filter{Types: []string{alert.TypeMatch}}, []func(*alert.Event){alarm}, false},
 		{"type listed", sink.Filter{Types: []string{alert.TypeMatch, alert.TypeOwnSpace}}, nil, true},
 		{"type not listed", sink.Filter{Types: []string{alert.TypeIntegrity}}, nil, false},
 		{"amber under default", sink.Filter{}, nil, true},
@@ -99,7 +107,7 @@ func TestFilterValidate(t *testing.T) {
 		{MinSeverity: "urgent"},
 		{Issuers: []string{"Edge Shield"}},
 		{MaxTLP: "WHITE"},
-		{Types: []string{"alarm"}},
+		{Types: []string{"alarms"}},
 	} {
 		if err := f.Validate(); err == nil {
 			t.Errorf("%+v: no error", f)
