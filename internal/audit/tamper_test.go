@@ -188,9 +188,10 @@ func TestTamperUnderTheHub(t *testing.T) {
 		if seq != b.size+1 {
 			t.Fatalf("appended at %d, want %d", seq, b.size+1)
 		}
-		// The hub does not notice: it puts the entry in its tree and
-		// signs a checkpoint over it. The auditor is the defence.
-		b.w.checkpointAt(b.hub, seq)
+		// The hub verifies what it follows before it joins the tree: it
+		// stops its log (NOT_SERVING, DATA_LOSS) and signs nothing over
+		// the forgery. The auditor, replaying past it, names the entry.
+		logHealth(t, b.hub, healthpb.HealthCheckResponse_NOT_SERVING)
 		_, err = b.aud.verify(b.hub, false)
 		if f := failure(t, err, audit.ErrEntry); f.Sequence != seq {
 			t.Fatalf("failure %v names sequence %d; want %d", f, f.Sequence, seq)

@@ -12,10 +12,13 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/protobuf/proto"
 
 	headsupv1 "github.com/headsup-dev/headsup/api/headsup/v1"
 	"github.com/headsup-dev/headsup/internal/auditlog"
 	"github.com/headsup-dev/headsup/internal/bus"
+	"github.com/headsup-dev/headsup/internal/directory"
+	"github.com/headsup-dev/headsup/internal/envelope"
 )
 
 // appendBatch bounds how many records one tree append takes: each append
@@ -44,6 +47,14 @@ type auditor struct {
 	signer      *auditlog.Checkpointer
 	checkpoints *checkpointStore
 	dirs        *directoryLog
+
+	// logged is the directory version in force at the tree's end: the
+	// last one the follower met in the stream. Every notice after the
+	// first directory version is verified against it at its log time
+	// before it joins the tree, so an entry written into the stream past
+	// the hub (by whoever runs NATS) stops the tree instead of being
+	// signed into a checkpoint. Only the follower goroutine touches it.
+	logged *directory.Directory
 
 	mu     sync.Mutex
 	broken error          // why the tree stopped: it disagrees with the stream
@@ -277,6 +288,22 @@ func (a *auditor) runTree(ctx context.Context) {
 // handed over. A gap, or an entry that is neither a notice nor a directory
 // version, stops the tree.
 func (a *auditor) follow(ctx context.Context, out chan<- logRecord) {
+	for {
+		err := a.loadLogged(ctx)
+		if err == nil {
+			break
+		}
+		if errors.Is(err, ErrTreeMismatch) {
+			a.fail(err)
+			return
+		}
+		a.logger.Warn("log tree: reading the latest directory version failed; retrying", "err", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(followRetry):
+		}
+	}
 	next := uint64(a.tree.Size()) + 1
 	for ctx.Err() == nil {
 		err := a.log.Follow(ctx, next-1, func(m bus.Message) error {
@@ -287,6 +314,9 @@ func (a *auditor) follow(ctx context.Context, out chan<- logRecord) {
 			r := logRecord{seq: m.Seq, record: rec}
 			if serial, ok := bus.DirectorySerial(m.Subject); ok {
 				r.serial, r.signed = serial, m.Body
+			}
+			if err := a.checkEntry(m, r); err != nil {
+				return err
 			}
 			select {
 			case out <- r:
@@ -310,6 +340,71 @@ func (a *auditor) follow(ctx context.Context, out chan<- logRecord) {
 		case <-time.After(followRetry):
 		}
 	}
+}
+
+// checkEntry verifies a stream entry before it joins the tree: a directory
+// version must be signed by the governance key with a serial above the
+// last one logged; a notice after the first logged directory version must
+// verify against the version in force at its log time. Entries before any
+// logged directory (a log started without a log key) are left to the
+// auditor, which refuses them.
+func (a *auditor) checkEntry(m bus.Message, r logRecord) error {
+	if r.signed != nil {
+		d, err := directory.Open(r.signed, a.dirs.vkey)
+		if err != nil {
+			return fmt.Errorf("%w: sequence %d: directory version %d is not signed by the governance key: %v", ErrTreeMismatch, m.Seq, r.serial, err)
+		}
+		if a.logged != nil && d.Serial <= a.logged.Serial {
+			return fmt.Errorf("%w: sequence %d: directory serial %d after serial %d", ErrTreeMismatch, m.Seq, d.Serial, a.logged.Serial)
+		}
+		a.logged = d
+		return nil
+	}
+	if a.logged == nil {
+		return nil
+	}
+	env := &headsupv1.Envelope{}
+	if err := proto.Unmarshal(m.Body, env); err != nil {
+		return fmt.Errorf("%w: sequence %d: stored body is not an envelope: %v", ErrTreeMismatch, m.Seq, err)
+	}
+	_, err := envelope.Verify(env, a.logged, m.Stored)
+	switch {
+	case errors.Is(err, envelope.ErrKeyNotValid):
+		// A directory version revoking the key can be logged between
+		// Publish's check and its append: the auditor reports the entry,
+		// but it is no sign that the stream was written past the hub.
+		a.logger.Warn("log tree: an entry's key was not valid at its log time under the directory version before it", "sequence", m.Seq, "err", err)
+	case err != nil:
+		return fmt.Errorf("%w: sequence %d: the stream holds an envelope the hub would have refused: %v", ErrTreeMismatch, m.Seq, err)
+	}
+	return nil
+}
+
+// loadLogged sets the directory version in force at the tree's end from
+// the stream, for a follower that resumes after a restart.
+func (a *auditor) loadLogged(ctx context.Context) error {
+	size := uint64(a.tree.Size())
+	if size == 0 {
+		return nil
+	}
+	m, err := a.log.LatestDirectory(ctx)
+	switch {
+	case errors.Is(err, bus.ErrNotFound):
+		return nil
+	case err != nil:
+		return err
+	case m.Seq > size:
+		// The tree stopped short of the latest version (a restart while
+		// catching up): the follower meets it; notices before it are left
+		// to the auditor.
+		return nil
+	}
+	d, err := directory.Open(m.Body, a.dirs.vkey)
+	if err != nil {
+		return fmt.Errorf("%w: sequence %d: logged directory is not signed by the governance key: %v", ErrTreeMismatch, m.Seq, err)
+	}
+	a.logged = d
+	return nil
 }
 
 // appendRecords adds a batch to the tree, checking that it continues it.

@@ -184,6 +184,13 @@ func (s *logService) replay(req *headsupv1.ReplayRequest, stream headsupv1.LogSe
 		return err
 	}
 	after := req.GetAfterSequence()
+	if after == 0 && first > 1 {
+		// "Everything" is everything retained: an auditor of a log whose
+		// oldest entries were exported and removed starts at the first
+		// one kept, which SubscribeStart names, and brings the earlier
+		// export for the rest.
+		after = first - 1
+	}
 	if after > last {
 		return fmt.Errorf("%w: after_sequence %d is beyond the last sequence %d", bus.ErrOutOfRange, after, last)
 	}

@@ -340,7 +340,8 @@ func (x *GetConsistencyProofResponse) GetProof() [][]byte {
 // ReplayRequest says where to start.
 type ReplayRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Deliver entries with sequence > after_sequence; 0 means everything.
+	// Deliver entries with sequence > after_sequence; 0 means everything
+	// the log still holds (from SubscribeStart.first_sequence).
 	AfterSequence uint64 `protobuf:"varint,1,opt,name=after_sequence,json=afterSequence,proto3" json:"after_sequence,omitempty"`
 	// The log the caller's cursor belongs to; empty accepts any.
 	LogId         string `protobuf:"bytes,2,opt,name=log_id,json=logId,proto3" json:"log_id,omitempty"`
