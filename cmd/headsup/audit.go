@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -9,13 +8,13 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/urfave/cli/v3"
 
 	headsupv1 "github.com/headsup-dev/headsup/api/headsup/v1"
+	"github.com/headsup-dev/headsup/internal/atomicfile"
 	"github.com/headsup-dev/headsup/internal/audit"
 	"github.com/headsup-dev/headsup/internal/directory"
 	"github.com/headsup-dev/headsup/internal/witness"
@@ -241,31 +240,12 @@ func auditExport(ctx context.Context, cmd *cli.Command) (err error) {
 
 	// Written beside the target and renamed over it once synced: a
 	// half-written archive never carries the final name.
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return fmt.Errorf("--out: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	bw := bufio.NewWriterSize(f, 1<<20)
-	out, err := audit.Export(ctx, src, bw)
-	if err != nil {
+	var out audit.Exported
+	err = atomicfile.WriteFunc(path, 0o600, func(w io.Writer) error {
+		out, err = audit.Export(ctx, src, w)
 		return err
-	}
-	if err = bw.Flush(); err != nil {
-		return fmt.Errorf("--out: %w", err)
-	}
-	if err = f.Sync(); err != nil {
-		return fmt.Errorf("--out: %w", err)
-	}
-	if err = f.Close(); err != nil {
-		return fmt.Errorf("--out: %w", err)
-	}
-	if err = os.Rename(f.Name(), path); err != nil {
+	})
+	if err != nil {
 		return fmt.Errorf("--out: %w", err)
 	}
 	fmt.Fprintf(cmd.Root().Writer, "exported %d entries (sequences %d..%d) and %d checkpoints of log %s to %s\n",

@@ -15,6 +15,7 @@ import (
 	"github.com/urfave/cli/v3"
 	"golang.org/x/mod/sumdb/note"
 
+	"github.com/headsup-dev/headsup/internal/atomicfile"
 	"github.com/headsup-dev/headsup/internal/directory"
 )
 
@@ -171,7 +172,7 @@ func directorySign(_ context.Context, cmd *cli.Command) error {
 		}
 	}
 	if cmd.Bool("bump") {
-		if err := replaceFile(in, text); err != nil {
+		if err := atomicfile.Write(in, text, atomicfile.KeepMode(in, 0o644)); err != nil {
 			return err
 		}
 	}
@@ -179,7 +180,7 @@ func directorySign(_ context.Context, cmd *cli.Command) error {
 		_, err := cmd.Root().Writer.Write(signed)
 		return err
 	}
-	if err := replaceFile(out, signed); err != nil {
+	if err := atomicfile.Write(out, signed, atomicfile.KeepMode(out, 0o644)); err != nil {
 		return err
 	}
 	_, err = fmt.Fprintf(cmd.Root().Writer, "%s: serial %d, %s, signed by %s+%08x\n",
@@ -231,35 +232,6 @@ func checkNotOlder(path string, serial uint64, text []byte) error {
 func noteText(signed []byte) []byte {
 	i := bytes.LastIndex(signed, []byte("\n\n"))
 	return signed[:i+1]
-}
-
-// replaceFile replaces path atomically (write, sync, rename), keeping its
-// permissions when it exists, so a watching hub never reads half a file.
-func replaceFile(path string, data []byte) error {
-	perm := fs.FileMode(0o644)
-	if fi, err := os.Stat(path); err == nil {
-		perm = fi.Mode().Perm()
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+"-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Chmod(tmp.Name(), perm); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
 
 func plural(n int, what string) string {

@@ -13,6 +13,7 @@ import (
 	"github.com/urfave/cli/v3"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/headsup-dev/headsup/internal/atomicfile"
 	"github.com/headsup-dev/headsup/internal/directory"
 	"github.com/headsup-dev/headsup/internal/notice"
 )
@@ -184,7 +185,7 @@ func writeDirectory(path string, d *directory.Directory) error {
 	if err != nil {
 		return err
 	}
-	return replaceFile(path, b)
+	return atomicfile.Write(path, b, atomicfile.KeepMode(path, 0o644))
 }
 
 // writeNew creates path with mode 0600 and writes data, refusing to replace

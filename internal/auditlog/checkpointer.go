@@ -5,12 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"sync"
 
 	"github.com/transparency-dev/formats/log"
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/headsup-dev/headsup/internal/atomicfile"
 )
 
 // CheckpointerConfig configures OpenCheckpointer.
@@ -139,39 +140,9 @@ func (c *Checkpointer) Sign(size int64, root tlog.Hash, proof tlog.TreeProof) ([
 	if _, err := ParseCheckpoint(signed, c.cfg.Origin, c.cfg.Verifier); err != nil {
 		return nil, fmt.Errorf("sign checkpoint: size %d: own checkpoint refused: %w", size, err)
 	}
-	if err := writeFileAtomic(c.cfg.Path, signed); err != nil {
+	if err := atomicfile.Write(c.cfg.Path, signed, 0o600); err != nil {
 		return nil, fmt.Errorf("sign checkpoint: size %d: persist: %w", size, err)
 	}
 	c.last = &SignedCheckpoint{Size: size, Root: root, Note: signed}
 	return bytes.Clone(signed), nil
-}
-
-// writeFileAtomic replaces path with b so that a crash leaves either the
-// old or the new content, never a mix, and the new content is on disk
-// before it returns.
-func writeFileAtomic(path string, b []byte) (err error) {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if _, err = f.Write(b); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(f.Name(), path); err != nil {
-		return err
-	}
-	return syncDir(dir)
 }

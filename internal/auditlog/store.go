@@ -10,6 +10,8 @@ import (
 
 	"github.com/gofrs/flock"
 	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/headsup-dev/headsup/internal/atomicfile"
 )
 
 // Store holds the hashes tlog stores for a tree, by stored hash index
@@ -122,7 +124,7 @@ func openLocked(path string) (*FileStore, error) {
 	if created {
 		// The directory entry must survive a crash too, or the hashes
 		// synced into the file later could vanish with it.
-		if err := syncDir(filepath.Dir(path)); err != nil {
+		if err := atomicfile.SyncDir(filepath.Dir(path)); err != nil {
 			f.Close()
 			return nil, err
 		}
@@ -230,13 +232,4 @@ func (s *FileStore) Close() error {
 		err = uerr
 	}
 	return err
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

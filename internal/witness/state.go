@@ -15,6 +15,8 @@ import (
 	"github.com/transparency-dev/formats/log"
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/headsup-dev/headsup/internal/atomicfile"
 )
 
 // Checkpoint is a checkpoint the witness cosigned: the log's origin, size
@@ -253,7 +255,7 @@ func (s *FileState) CompareAndSwap(old, new *Checkpoint) error {
 			return fmt.Errorf("witness state %s: size %d root %s, stored root %s: %w", s.dir, new.Size, new.Root, cur.Root, ErrFork)
 		}
 	}
-	if err := replaceFile(filepath.Join(s.dir, stateFile), formatState(new)); err != nil {
+	if err := atomicfile.Write(filepath.Join(s.dir, stateFile), formatState(new), 0o600); err != nil {
 		return fmt.Errorf("witness state %s: %w", s.dir, err)
 	}
 	s.cur = new.clone()
@@ -271,20 +273,6 @@ func (s *FileState) Close() error {
 	return s.lock.Unlock()
 }
 
-// replaceFile replaces path with b so that a crash leaves either the old
-// or the new content, and the new content is on disk before it returns.
-func replaceFile(path string, b []byte) error {
-	tmp, err := writeTemp(path, b)
-	if err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return syncDir(filepath.Dir(path))
-}
-
 // createFile creates path holding b, durably, unless path exists (then it
 // does nothing): a link never replaces its target, so two processes
 // creating the first state cannot overwrite each other.
@@ -297,7 +285,7 @@ func createFile(path string, b []byte) error {
 	if err := os.Link(tmp, path); err != nil && !errors.Is(err, os.ErrExist) {
 		return err
 	}
-	return syncDir(filepath.Dir(path))
+	return atomicfile.SyncDir(filepath.Dir(path))
 }
 
 // writeTemp writes b to a synced temporary file beside path.
@@ -322,13 +310,4 @@ func writeTemp(path string, b []byte) (name string, err error) {
 		return "", err
 	}
 	return f.Name(), nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
