@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	cli "github.com/urfave/cli/v3"
 
@@ -58,6 +59,11 @@ func command() *cli.Command {
 			&cli.StringFlag{Name: "check-listen", Usage: "loopback address of the local API for signup and support tools (headsup check); empty turns it off (default " + agent.DefaultCheckListen + ")", Sources: cli.EnvVars("HEADSUP_CHECK_LISTEN")},
 			&cli.StringFlag{Name: "metrics-listen", Usage: "loopback address of the Prometheus metrics and /healthz; empty turns it off (default " + agent.DefaultMetricsListen + ")", Sources: cli.EnvVars("HEADSUP_METRICS_LISTEN")},
 			&cli.DurationFlag{Name: "alarm-after", Usage: "raise an alarm after this long disconnected from the hub or with a stale customer list (default 5m)", Sources: cli.EnvVars("HEADSUP_ALARM_AFTER")},
+			&cli.StringFlag{Name: "witness-key", Usage: "your member's witness key (PEM, headsup keygen --use witness): witness the hub's log", Sources: cli.EnvVars("HEADSUP_WITNESS_KEY"), TakesFile: true},
+			&cli.StringFlag{Name: "witness-state", Usage: "the witness's own state directory, never rebuilt from the hub (default: witness under --state)", Sources: cli.EnvVars("HEADSUP_WITNESS_STATE"), TakesFile: true},
+			&cli.StringFlag{Name: "witness-listen", Usage: "address to serve the latest cosigned checkpoint on, at your witness_url's path", Sources: cli.EnvVars("HEADSUP_WITNESS_LISTEN")},
+			&cli.DurationFlag{Name: "log-check", Usage: "how often the hub's latest checkpoint is verified, counted and cosigned (default 1m)", Sources: cli.EnvVars("HEADSUP_LOG_CHECK")},
+			&cli.StringFlag{Name: "quorum-freshness", Usage: "integrity alert when no checkpoint reached the witness quorum for this long; 0 turns it off (default 10m)", Sources: cli.EnvVars("HEADSUP_QUORUM_FRESHNESS")},
 			&cli.BoolFlag{Name: "verify-sightings", Usage: "re-check sightings on alerts' paths live (TLS handshake with SNI at the sighted addresses)", Sources: cli.EnvVars("HEADSUP_VERIFY_SIGHTINGS")},
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error", Sources: cli.EnvVars("HEADSUP_LOG_LEVEL")},
 		},
@@ -102,6 +108,36 @@ func run(ctx context.Context, cmd *cli.Command) error {
 			return fmt.Errorf("--alarm-after: %v must not be negative", d)
 		}
 		cfg.AlarmAfter = d
+	}
+	if v := cmd.String("witness-key"); v != "" {
+		key, err := directory.LoadPrivateKey(v)
+		if err != nil {
+			return fmt.Errorf("--witness-key: %w", err)
+		}
+		cfg.WitnessKey = key
+	}
+	if v := cmd.String("witness-state"); v != "" {
+		cfg.WitnessState = v
+	}
+	if v := cmd.String("witness-listen"); v != "" {
+		cfg.WitnessListen = v
+	}
+	if d := cmd.Duration("log-check"); d != 0 {
+		if d < 0 {
+			return fmt.Errorf("--log-check: %v must not be negative", d)
+		}
+		cfg.LogCheck = d
+	}
+	if v := cmd.String("quorum-freshness"); v != "" {
+		d, err := time.ParseDuration(v)
+		switch {
+		case err != nil || d < 0:
+			return fmt.Errorf("--quorum-freshness: %q is not a duration of 0 or more", v)
+		case d == 0:
+			cfg.QuorumFreshness = -1 // off
+		default:
+			cfg.QuorumFreshness = d
+		}
 	}
 	if cmd.Bool("verify-sightings") {
 		cfg.VerifySightings = true
@@ -163,6 +199,6 @@ func run(ctx context.Context, cmd *cli.Command) error {
 	case len(cfg.Outputs) == 0:
 		return errors.New("--jsonl or --text: missing (where alerts go), or sinks in --config")
 	}
-	logger.Info("agent starting", "hub", cfg.Hub, "member", cfg.Member, "state", cfg.StateDir, "customer_sources", len(cfg.Customers), "sinks", len(cfg.Outputs), "metrics", cfg.MetricsListen, "verify_sightings", cfg.VerifySightings)
+	logger.Info("agent starting", "hub", cfg.Hub, "member", cfg.Member, "state", cfg.StateDir, "customer_sources", len(cfg.Customers), "sinks", len(cfg.Outputs), "metrics", cfg.MetricsListen, "verify_sightings", cfg.VerifySightings, "witnessing", cfg.WitnessKey != nil)
 	return agent.Run(ctx, cfg)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"os"
 	"slices"
 	"strings"
@@ -39,6 +40,10 @@ type received struct {
 	at       time.Time // receipt time
 	env      *headsupv1.Envelope
 	jws      string // redacted entries: the JWS alone
+	// dirNote is a directory entry's signed note (its Merkle leaf, byte
+	// for byte), dirSerial the serial the hub says it has.
+	dirNote   []byte
+	dirSerial uint64
 }
 
 // agent is one running headsup-agent.
@@ -81,6 +86,17 @@ type agent struct {
 	outlets []*outlet
 	// verifier re-checks sightings live; nil unless VerifySightings.
 	verifier *verifier
+	// logDir is the newest directory version the log delivered that the
+	// agent took as its own (dirlog.go); nil while its own copy is newer.
+	logDir atomic.Pointer[directory.Directory]
+	// logw checks the hub's checkpoints, witnesses the log and proves
+	// alerts' notices included (log.go).
+	logw *logWatch
+	// pendingIncl are inclusions proved by logw, stored by the next commit.
+	pendingIncl []inclusion
+	// dirFloor is the highest directory serial the agent ever had in
+	// force (dirlog.go); the loop's.
+	dirFloor uint64
 }
 
 // Run runs the agent until ctx is done.
@@ -124,6 +140,10 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	a := &agent{cfg: cfg, log: cfg.Logger, store: st, model: newModel(), dirs: dirs, snapshots: map[int]customers.Snapshot{}, sourceAlarm: map[int]bool{},
 		health: newHealth(cfg.Now())}
+	if a.logw, err = newLogWatch(cfg); err != nil {
+		return err
+	}
+	defer a.logw.close()
 	a.metrics = newMetrics(a)
 	if cfg.VerifySightings {
 		if a.verifier, err = newVerifier(cfg.Recheck, cfg.Now); err != nil {
@@ -136,6 +156,22 @@ func Run(ctx context.Context, cfg Config) error {
 	if err := a.load(ctx); err != nil {
 		return err
 	}
+	if err := a.loadLog(ctx); err != nil {
+		return err
+	}
+	witnessL, err := a.listenWitness()
+	if err != nil {
+		return err
+	}
+	if witnessL != nil {
+		defer witnessL.Close() // on an early return; serveWitness closes it otherwise
+	}
+	conn, err := a.dial()
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	a.logw.client = headsupv1.NewLogServiceClient(conn)
 	if err := a.loadAlarms(ctx); err != nil {
 		return err
 	}
@@ -171,7 +207,11 @@ func Run(ctx context.Context, cfg Config) error {
 	for _, o := range a.outlets {
 		g.Go(func() error { return a.deliver(ctx, o) })
 	}
-	g.Go(func() error { return a.subscribe(ctx, incoming) })
+	g.Go(func() error { return a.subscribe(ctx, headsupv1.NewHubServiceClient(conn), incoming) })
+	g.Go(func() error { return a.watchLog(ctx) })
+	if witnessL != nil {
+		g.Go(func() error { return a.serveWitness(ctx, witnessL) })
+	}
 	g.Go(func() error { return a.loop(ctx, incoming, custChanged) })
 	g.Go(func() error { return a.watch(ctx) })
 	if a.verifier != nil {
@@ -220,8 +260,13 @@ func (a *agent) load(ctx context.Context) error {
 			return err
 		}
 		for _, e := range unverified {
-			a.model.unverified[ref{e.Issuer, e.ID}] = e.Seq
+			if e.Kind != kindDirectory {
+				a.model.unverified[ref{e.Issuer, e.ID}] = e.Seq
+			}
 		}
+	}
+	if err := a.loadDirectories(ctx); err != nil {
+		return err
 	}
 	a.log.Info("agent state loaded", "log_id", a.cursor.LogID, "cursor", a.cursor.Seq, "notices", len(a.model.bySeq))
 	return nil
@@ -294,6 +339,14 @@ func (a *agent) loop(ctx context.Context, incoming <-chan received, custChanged 
 		case <-tick.C:
 			a.checkSources()
 			if err := a.commit(ctx, nil, true); err != nil {
+				return err
+			}
+			a.refreshCheckSnapshot()
+		case inc := <-a.logw.included:
+			// Inclusions proved off the ingest path: stored, and the
+			// alerts whose chains hold those notices show them.
+			a.pendingIncl = append(a.pendingIncl, inc...)
+			if err := a.commit(ctx, nil, false); err != nil {
 				return err
 			}
 			a.refreshCheckSnapshot()
@@ -424,7 +477,7 @@ func (a *agent) customerIndex() *match.Index {
 // this provider's own identity and every member's own domains and ASNs
 // (never a reason to match two strangers).
 func (a *agent) matchConfig() match.Config {
-	return memberMatchConfig(a.cfg.Match, a.cfg.Member, a.dirs.Current())
+	return memberMatchConfig(a.cfg.Match, a.cfg.Member, a.directory())
 }
 
 // memberMatchConfig is matchConfig for any member and directory: the
@@ -448,12 +501,12 @@ func memberMatchConfig(cfg match.Config, member string, dir *directory.Directory
 	return cfg
 }
 
-// subscribe reads the hub from the committed cursor, reconnecting after
-// failures; delivery is at least once and the loop drops what it has.
-func (a *agent) subscribe(ctx context.Context, out chan<- received) error {
+// dial makes the one connection to the hub that the subscription and the
+// log checks share, with the agent's credentials.
+func (a *agent) dial() (*grpc.ClientConn, error) {
 	creds, err := transport.ClientCredentials(a.cfg.Hub, transport.ClientConfig{CAFile: a.cfg.CAFile, CertFile: a.cfg.TLSClientCert, KeyFile: a.cfg.TLSClientKey})
 	if err != nil {
-		return fmt.Errorf("agent: %w", err)
+		return nil, fmt.Errorf("agent: %w", err)
 	}
 	opts := append([]grpc.DialOption{grpc.WithTransportCredentials(creds), transport.ClientKeepalive()}, a.cfg.DialOptions...)
 	if a.cfg.CallKey != nil {
@@ -467,23 +520,42 @@ func (a *agent) subscribe(ctx context.Context, out chan<- received) error {
 		}
 		perCall, err := calltoken.NewCredentials(a.cfg.CallKey, a.cfg.Member, origin, copts...)
 		if err != nil {
-			return fmt.Errorf("agent: call key: %w", err)
+			return nil, fmt.Errorf("agent: call key: %w", err)
 		}
 		opts = append(opts, grpc.WithPerRPCCredentials(perCall))
 	}
 	conn, err := grpc.NewClient(a.cfg.Hub, opts...)
 	if err != nil {
-		return fmt.Errorf("agent: hub %s: %w", a.cfg.Hub, err)
+		return nil, fmt.Errorf("agent: hub %s: %w", a.cfg.Hub, err)
 	}
-	defer conn.Close()
-	client := headsupv1.NewHubServiceClient(conn)
-	backoff := 200 * time.Millisecond
+	return conn, nil
+}
+
+// Reconnect backoff: from backoffMin, doubling up to backoffMax after
+// each stream that delivered nothing, with full jitter (a random wait
+// between half the step and the step) so that the agents of a federation
+// do not come back to a restarted hub in one wave. A stream that
+// delivered anything (its start included) resets it: a hub that cut a
+// healthy stream, as on shutdown or --max-connection-age, is resumed at
+// once rather than after the last outage's long wait.
+const (
+	backoffMin = 200 * time.Millisecond
+	backoffMax = 15 * time.Second
+)
+
+// subscribe reads the hub from the committed cursor, reconnecting after
+// failures; delivery is at least once and the loop drops what it has.
+func (a *agent) subscribe(ctx context.Context, client headsupv1.HubServiceClient, out chan<- received) error {
+	step := backoffMin
 	for {
 		after, logID := a.committed()
-		err := a.readStream(ctx, client, after, logID, out)
+		delivered, err := a.readStream(ctx, client, after, logID, out)
 		a.health.streamEnded(a.cfg.Now(), err)
 		if ctx.Err() != nil {
 			return ctx.Err()
+		}
+		if delivered {
+			step = backoffMin
 		}
 		switch status.Code(err) {
 		case codes.FailedPrecondition:
@@ -493,14 +565,22 @@ func (a *agent) subscribe(ctx context.Context, out chan<- received) error {
 			// cannot fix it, and skipping would hide it.
 			return fmt.Errorf("agent: hub log: %w", err)
 		}
-		a.log.Warn("subscription ended; resuming from the cursor", "after", after, "err", err, "retry_in", backoff)
+		wait := jitter(step)
+		a.log.Warn("subscription ended; resuming from the cursor", "after", after, "err", err, "retry_in", wait)
+		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
+			t.Stop()
 			return ctx.Err()
-		case <-time.After(backoff):
+		case <-t.C:
 		}
-		backoff = min(2*backoff, 15*time.Second)
+		step = min(2*step, backoffMax)
 	}
+}
+
+// jitter returns a random duration in [d/2, d].
+func jitter(d time.Duration) time.Duration {
+	return d/2 + rand.N(d/2+1)
 }
 
 func (a *agent) committed() (uint64, string) {
@@ -509,44 +589,54 @@ func (a *agent) committed() (uint64, string) {
 	return a.cursor.Seq, a.cursor.LogID
 }
 
-func (a *agent) readStream(ctx context.Context, client headsupv1.HubServiceClient, after uint64, logID string, out chan<- received) error {
+// readStream reads one subscription until it ends; delivered says whether
+// the hub sent anything on it.
+func (a *agent) readStream(ctx context.Context, client headsupv1.HubServiceClient, after uint64, logID string, out chan<- received) (delivered bool, err error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	st, err := client.Subscribe(ctx, &headsupv1.SubscribeRequest{
 		Start: &headsupv1.SubscribeRequest_AfterSequence{AfterSequence: after}, LogId: logID,
 	})
 	if err != nil {
-		return err
+		return false, err
 	}
 	var log string
 	for {
 		ev, err := st.Recv()
 		if err != nil {
-			return err
+			return delivered, err
 		}
+		delivered = true
 		now := a.cfg.Now()
+		var r received
 		switch e := ev.Event.(type) {
 		case *headsupv1.SubscribeResponse_Start:
 			log = e.Start.GetLogId()
 			a.health.streamStarted(now, e.Start.GetLastSequence())
+			continue
 		case *headsupv1.SubscribeResponse_Heartbeat:
 			a.health.heartbeat(now, e.Heartbeat.GetLastSequence())
+			continue
 		case *headsupv1.SubscribeResponse_Entry:
-			a.health.entry(now, e.Entry.GetSequence())
-			r := received{logID: log, seq: e.Entry.GetSequence(), storedAt: e.Entry.GetStoredAt().AsTime(), at: now, env: e.Entry.GetEnvelope()}
-			select {
-			case out <- r:
-			case <-ctx.Done():
-				return ctx.Err()
-			}
+			r = received{logID: log, seq: e.Entry.GetSequence(), storedAt: e.Entry.GetStoredAt().AsTime(), at: now, env: e.Entry.GetEnvelope()}
 		case *headsupv1.SubscribeResponse_Redacted:
-			a.health.entry(now, e.Redacted.GetSequence())
-			r := received{logID: log, seq: e.Redacted.GetSequence(), storedAt: e.Redacted.GetStoredAt().AsTime(), at: now, jws: e.Redacted.GetJws()}
-			select {
-			case out <- r:
-			case <-ctx.Done():
-				return ctx.Err()
+			r = received{logID: log, seq: e.Redacted.GetSequence(), storedAt: e.Redacted.GetStoredAt().AsTime(), at: now, jws: e.Redacted.GetJws()}
+		case *headsupv1.SubscribeResponse_Directory:
+			// A directory version is an entry of the log like any other:
+			// it takes its sequence, moves the cursor and is stored.
+			r = received{logID: log, seq: e.Directory.GetSequence(), storedAt: e.Directory.GetStoredAt().AsTime(), at: now,
+				dirNote: e.Directory.GetSignedDirectory(), dirSerial: e.Directory.GetSerial()}
+			if r.dirNote == nil {
+				r.dirNote = []byte{} // an empty note is still a directory entry, refused as such
 			}
+		default:
+			continue
+		}
+		a.health.entry(now, r.seq)
+		select {
+		case out <- r:
+		case <-ctx.Done():
+			return delivered, ctx.Err()
 		}
 	}
 }

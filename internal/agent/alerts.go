@@ -91,6 +91,13 @@ func (a *agent) reconcile(ctx context.Context, tx *sql.Tx, dir *directory.Direct
 	}
 	for _, e := range invalid {
 		id := alert.ID(a.cfg.Member, "", "integrity", strconv.FormatUint(e.Seq, 10))
+		if e.Kind == kindDirectory {
+			ev := a.integrityEvent(id, alert.TypeIntegrity, entryRow{Seq: e.Seq, Error: e.Error}, now,
+				fmt.Sprintf("the directory version at sequence %d of the log does not verify under your pinned governance key: the hub's log holds a forged or altered directory", e.Seq))
+			ev.Integrity.Log = &alert.LogIntegrity{Kind: alert.LogDirectory}
+			next[id] = ev
+			continue
+		}
 		next[id] = a.integrityEvent(id, alert.TypeIntegrity, e, now,
 			fmt.Sprintf("notice %d from %s failed verification against a known key: do not trust it", e.Seq, e.Issuer))
 	}
@@ -350,6 +357,7 @@ func (a *agent) matchEvent(id string, c *candidate, dir *directory.Directory, no
 	for _, p := range c.paths {
 		ap := alert.Path{Strength: strengthName(p.strength), Hops: p.hops}
 		for _, l := range p.links {
+			a.logw.want(l.rec)
 			issuers[l.rec.n.GetIssuer()] = true
 			addEvidence(l.rec)
 			ap.Links = append(ap.Links, alert.Link{Notice: linkNotice(l.rec), Role: l.role, Matched: a.matched(l, now), Rechecks: l.rechecks})
@@ -368,7 +376,8 @@ func (a *agent) matchEvent(id string, c *candidate, dir *directory.Directory, no
 	if c.root != nil {
 		n := c.root.n
 		subject, reason = n.GetSubject(), n.GetReason()
-		root := &alert.NoticeRef{Issuer: issuer, ID: n.GetId(), Sequence: c.root.seq, KID: c.root.kid, SignedBy: n.GetIssuer(),
+		a.logw.want(c.root)
+		root := &alert.NoticeRef{Issuer: issuer, ID: n.GetId(), Sequence: c.root.seq, IncludedIn: uint64(c.root.included), KID: c.root.kid, SignedBy: n.GetIssuer(),
 			Verified: true, Action: alert.ActionSuspended, Reason: reason, ReasonVerified: true, Summary: n.GetSummary(),
 			TLP: alert.TLPFromProto(n.GetTlp()), IssuedAt: timeOf(n.GetIssuedAt()), EffectiveAt: timeOf(n.GetEffectiveAt()), ExpiresAt: timeOf(n.GetExpiresAt())}
 		if lb := n.GetLegalBasis(); lb != nil {
@@ -427,7 +436,7 @@ func (a *agent) matched(l link, now time.Time) *alert.Match {
 
 func linkNotice(r *record) alert.LinkNotice {
 	return alert.LinkNotice{Issuer: r.n.GetIssuer(), ID: r.n.GetId(), Kind: alert.KindFromProto(r.n.GetKind()),
-		Sequence: r.seq, KID: r.kid, SignedBy: r.n.GetIssuer(), Verified: true, TLP: alert.TLPFromProto(r.n.GetTlp())}
+		Sequence: r.seq, IncludedIn: uint64(r.included), KID: r.kid, SignedBy: r.n.GetIssuer(), Verified: true, TLP: alert.TLPFromProto(r.n.GetTlp())}
 }
 
 func timeOf(ts interface{ AsTime() time.Time }) *time.Time {

@@ -82,7 +82,7 @@ type checkEntity struct {
 // notices), paid only by commits that add notices (or reload the
 // directory, or pass a notice's effective or expiry time).
 func (a *agent) refreshCheckSnapshot() {
-	dir := a.dirs.Current()
+	dir := a.directory()
 	now := a.cfg.Now().UTC().Truncate(time.Second)
 	cur := a.committedCursor()
 	s := a.checkSnap.Load()

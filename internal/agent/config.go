@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"log/slog"
 	"net"
+	"path/filepath"
 	"time"
 
 	"google.golang.org/grpc"
@@ -126,6 +127,33 @@ type Config struct {
 	// MetricsReady, if set, is called with the metrics endpoint's address
 	// once it listens: for tests and tools.
 	MetricsReady func(net.Addr)
+	// WitnessKey, when set, makes the agent witness the hub's log as its
+	// member (DESIGN.md, Audit; log.go): the member's witness private key
+	// (directory use witness, `headsup keygen --use witness`).
+	WitnessKey ed25519.PrivateKey
+	// WitnessState is the witness's own state directory (its last
+	// cosigned checkpoint), never rebuilt from the hub; default
+	// StateDir/witness.
+	WitnessState string
+	// WitnessListen, when set, serves the latest cosigned checkpoint at
+	// the path of this member's witness_url (or "/"), for auditors and
+	// other members to compare without the hub. It is meant to be
+	// reached from outside (through the TLS front that witness_url
+	// names). WitnessReady, if set, is called with its address.
+	WitnessListen string
+	WitnessReady  func(net.Addr)
+	// LogCheck is how often the agent fetches the hub's latest checkpoint
+	// to verify it, count its quorum, cosign it and prove the inclusion
+	// of alerts' notices; also soon after a commit that moved the cursor.
+	// Default DefaultLogCheck.
+	LogCheck time.Duration
+	// QuorumFreshness is how long the log may go without a checkpoint
+	// that reached the directory's witness quorum before the agent raises
+	// an integrity alert (quorum_stale). Default DefaultQuorumFreshness;
+	// negative turns it off; always off while the directory names no log
+	// or a quorum of 0.
+	QuorumFreshness time.Duration
+
 	// AlarmAfter is how long the agent may be disconnected from the hub,
 	// or run on a failing or stale customer list, before it raises an
 	// alarm (log line, alarm event to every sink, metric). Default 5m.
@@ -137,6 +165,14 @@ const DefaultOutboxMax = 100000
 
 // DefaultAlarmAfter is the default of Config.AlarmAfter.
 const DefaultAlarmAfter = 5 * time.Minute
+
+// DefaultLogCheck is the default of Config.LogCheck: well under the
+// default freshness, so an idle log's checkpoint is cosigned again (with
+// a fresh timestamp) many times within it.
+const DefaultLogCheck = time.Minute
+
+// DefaultQuorumFreshness is the default of Config.QuorumFreshness.
+const DefaultQuorumFreshness = 10 * time.Minute
 
 // DefaultConfig returns the defaults of DESIGN.md.
 func DefaultConfig() Config {
@@ -169,6 +205,15 @@ func (c *Config) withDefaults() {
 	}
 	if c.AlarmAfter == 0 {
 		c.AlarmAfter = DefaultAlarmAfter
+	}
+	if c.LogCheck <= 0 {
+		c.LogCheck = DefaultLogCheck
+	}
+	if c.QuorumFreshness == 0 {
+		c.QuorumFreshness = DefaultQuorumFreshness
+	}
+	if c.WitnessState == "" {
+		c.WitnessState = filepath.Join(c.StateDir, "witness")
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

@@ -38,4 +38,20 @@
 //     own and /healthz on a loopback listener, and alarms (log line,
 //     metric, alarm event) when it is cut off from the hub or its customer
 //     list goes stale for AlarmAfter (health.go, metrics.go).
+//   - Directory versions in the log are entries: they move the cursor,
+//     are stored and verified with the pinned governance key; a valid one
+//     newer than the agent's own copy becomes its directory, never below
+//     the highest serial it had in force; an invalid one is an integrity
+//     alert (dirlog.go).
+//   - The log is checked, never trusted: every checkpoint against the log
+//     key of the agent's own directory and against the last one it
+//     verified; every notice of an alert's chain proved included
+//     (included_in on the alert); no quorum checkpoint for longer than
+//     QuorumFreshness, a failing proof or signature, and a fork are
+//     integrity alerts. With WitnessKey the agent witnesses the log (C2SP
+//     tlog-witness, package witness), keeps fork proofs durably, and never
+//     rebuilds its witness state from the hub (log.go).
+//   - Reconnection backs off with jitter from 200 ms to 15 s, and starts
+//     again from 200 ms after a stream that delivered anything; it always
+//     resumes from the committed cursor.
 package agent

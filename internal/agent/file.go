@@ -51,6 +51,11 @@ import (
 //	verify_concurrency: 4
 //	metrics_listen: 127.0.0.1:9464  # Prometheus /metrics and /healthz; "" turns it off
 //	alarm_after: 5m               # alarm when disconnected from the hub, or the customer list stale, this long
+//	witness_key: witness.pem      # witness the hub's log (headsup keygen --use witness); absent: no witnessing
+//	witness_state: headsup-agent-state/witness  # the witness's own state, never rebuilt from the hub
+//	witness_listen: 127.0.0.1:7445  # serve the latest cosigned checkpoint at witness_url's path
+//	log_check: 1m                 # how often the hub's latest checkpoint is verified (and cosigned)
+//	quorum_freshness: 10m         # integrity alert when no checkpoint reached the witness quorum this long; 0 turns it off
 //	severity:                     # the base severity per RSIT reason; see alert.SeverityTable
 //	  default: medium             # a reason the table does not name
 //	  reasons:                    # class or class:type; replaces or adds to the default table
@@ -107,6 +112,16 @@ type File struct {
 	MetricsAllowRemote bool    `yaml:"metrics_allow_remote"`
 	// AlarmAfter is Config.AlarmAfter.
 	AlarmAfter time.Duration `yaml:"alarm_after"`
+	// WitnessKey is the file of the member's witness key (PEM);
+	// WitnessState, WitnessListen and LogCheck are the Config fields of
+	// the same names.
+	WitnessKey    string        `yaml:"witness_key"`
+	WitnessState  string        `yaml:"witness_state"`
+	WitnessListen string        `yaml:"witness_listen"`
+	LogCheck      time.Duration `yaml:"log_check"`
+	// QuorumFreshness is Config.QuorumFreshness; absent keeps the
+	// default, 0 turns it off.
+	QuorumFreshness *time.Duration `yaml:"quorum_freshness"`
 }
 
 // FloodFile is one sink's flood control (package flood); a zero field
@@ -231,6 +246,31 @@ func (f *File) Apply(cfg *Config, stdout io.Writer, logger *slog.Logger) (io.Clo
 	}
 	if f.AlarmAfter != 0 {
 		cfg.AlarmAfter = f.AlarmAfter
+	}
+	if f.WitnessKey != "" {
+		key, err := directory.LoadPrivateKey(f.WitnessKey)
+		if err != nil {
+			return nil, fmt.Errorf("witness_key: %w", err)
+		}
+		cfg.WitnessKey = key
+	}
+	set(&cfg.WitnessState, f.WitnessState)
+	set(&cfg.WitnessListen, f.WitnessListen)
+	switch {
+	case f.LogCheck < 0:
+		return nil, fmt.Errorf("log_check: %v must not be negative", f.LogCheck)
+	case f.LogCheck > 0:
+		cfg.LogCheck = f.LogCheck
+	}
+	if q := f.QuorumFreshness; q != nil {
+		switch {
+		case *q < 0:
+			return nil, fmt.Errorf("quorum_freshness: %v must not be negative", *q)
+		case *q == 0:
+			cfg.QuorumFreshness = -1 // off
+		default:
+			cfg.QuorumFreshness = *q
+		}
 	}
 	switch {
 	case f.OutboxMax < 0:

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 
+	"golang.org/x/mod/sumdb/tlog"
 	"google.golang.org/protobuf/proto"
 
 	headsupv1 "github.com/headsup-dev/headsup/api/headsup/v1"
@@ -23,7 +24,7 @@ import (
 // the start); otherwise only the roots the batch's notices, or the
 // customers changed since the last commit, may affect.
 func (a *agent) commit(ctx context.Context, batch []received, full bool) error {
-	dir := a.dirs.Current()
+	dir := a.directory()
 	now := a.cfg.Now()
 	tx, err := a.store.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -42,6 +43,24 @@ func (a *agent) commit(ctx context.Context, batch []received, full bool) error {
 		}
 		if r.seq != cur.Seq+1 {
 			return fmt.Errorf("agent: entry %d after cursor %d: the hub skipped entries", r.seq, cur.Seq)
+		}
+		if r.dirNote != nil {
+			e, newer := a.verifyDirectory(r, dir)
+			if e.Status == statusInvalid {
+				a.metrics.verifyFailures.WithLabelValues(kindDirectory).Inc()
+			}
+			if err := putEntry(ctx, tx, e); err != nil {
+				return fmt.Errorf("agent: state: entry %d: %w", r.seq, err)
+			}
+			if newer != nil {
+				// The entries after it are verified under it, and every
+				// alert is evaluated again.
+				a.log.Info("directory version from the log taken as this agent's", "sequence", r.seq, "serial", newer.Serial, "previous_serial", dir.Serial)
+				a.logDir.Store(newer)
+				dir, full = newer, true
+			}
+			cur = cursor{LogID: r.logID, Seq: r.seq}
+			continue
 		}
 		e := a.verify(r, dir)
 		if e.Status == statusParked || e.Status == statusInvalid {
@@ -77,10 +96,18 @@ func (a *agent) commit(ctx context.Context, batch []received, full bool) error {
 		return err
 	}
 	touched = append(touched, rechecked...)
+	included, err := a.storeInclusions(ctx, tx)
+	if err != nil {
+		return err
+	}
+	touched = append(touched, included...)
 	if len(batch) > 0 {
 		if err := setCursor(ctx, tx, cur); err != nil {
 			return fmt.Errorf("agent: state: cursor: %w", err)
 		}
+	}
+	if err := a.raiseFloor(ctx, tx, dir); err != nil {
+		return fmt.Errorf("agent: state: directory floor: %w", err)
 	}
 	n, err := a.reconcile(ctx, tx, dir, now, touched, full)
 	if err != nil {
@@ -89,10 +116,15 @@ func (a *agent) commit(ctx context.Context, batch []received, full bool) error {
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("agent: state: commit: %w", err)
 	}
+	moved := cur.Seq != a.committedCursor().Seq
 	a.mu.Lock()
 	a.cursor = cur
 	a.mu.Unlock()
+	a.dirFloor = max(a.dirFloor, dir.Serial)
 	a.health.committed(cur.Seq)
+	if moved {
+		a.logw.poke()
+	}
 	if a.verifier != nil {
 		a.verifier.request(now)
 	}
@@ -234,5 +266,5 @@ func recordOf(e entryRow) (*record, error) {
 	if err := proto.Unmarshal(e.Notice, n); err != nil {
 		return nil, err
 	}
-	return &record{seq: e.Seq, n: n, kid: e.Kid, storedAt: e.StoredAt, logTime: e.LogTime}, nil
+	return &record{seq: e.Seq, n: n, kid: e.Kid, storedAt: e.StoredAt, logTime: e.LogTime, leaf: tlog.RecordHash([]byte(e.JWS))}, nil
 }

@@ -133,13 +133,21 @@ var (
 	descFloodHeld      = prometheus.NewDesc("headsup_agent_flood_held", "Revisions and alerts flood control holds for a sink now.", []string{"sink"}, nil)
 	descFloodTracked   = prometheus.NewDesc("headsup_agent_flood_tracked", "What counts against flood control's bound for a sink now.", []string{"sink"}, nil)
 	descFloodEmitted   = prometheus.NewDesc("headsup_agent_flood_emissions_total", "Flood control's emissions for a sink by kind (pass, coalesced, digest, integrity_summary).", []string{"sink", "kind"}, nil)
+	descLogSize        = prometheus.NewDesc("headsup_agent_log_checkpoint_size", "Size of the last checkpoint the agent verified (log signature, consistency with the one before).", nil, nil)
+	descQuorumHave     = prometheus.NewDesc("headsup_agent_log_quorum_cosigners", "Members other than the hub's operator that validly cosigned the last checkpoint counted.", nil, nil)
+	descQuorumNeed     = prometheus.NewDesc("headsup_agent_log_quorum_needed", "The witness quorum the directory asks for.", nil, nil)
+	descSinceQuorum    = prometheus.NewDesc("headsup_agent_log_seconds_since_quorum", "Seconds since a checkpoint last reached its witness quorum, by the witnesses' clocks (since the agent started, when none has).", nil, nil)
+	descQuorumStale    = prometheus.NewDesc("headsup_agent_log_quorum_stale", "1 while the quorum_stale integrity alert is active: no checkpoint reached its quorum for longer than quorum_freshness.", nil, nil)
+	descWitnessSize    = prometheus.NewDesc("headsup_agent_witness_cosigned_size", "Size of the last checkpoint this member's witness cosigned (0: not witnessing, or none yet).", nil, nil)
+	descLogFailures    = prometheus.NewDesc("headsup_agent_log_integrity_alerts_total", "Log integrity alerts raised since start, by kind (checkpoint_signature, inconsistent, fork, inclusion, quorum_stale).", []string{"kind"}, nil)
 	descFloodOverflow  = prometheus.NewDesc("headsup_agent_flood_overflowed_total", "Alerts flood control released before their window's end because its bound was reached.", []string{"sink"}, nil)
 )
 
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descConnected, descHubLast, descCursor, descLag, descSinceEntry, descSinceHeartbeat, descSinceContact,
 		descCustomers, descSourceRows, descSourceAge, descAlerts, descOutboxDepth, descOutboxMax, descAlarm,
-		descFloodHeld, descFloodTracked, descFloodEmitted, descFloodOverflow} {
+		descFloodHeld, descFloodTracked, descFloodEmitted, descFloodOverflow,
+		descLogSize, descQuorumHave, descQuorumNeed, descSinceQuorum, descQuorumStale, descWitnessSize, descLogFailures} {
 		ch <- d
 	}
 }
@@ -192,6 +200,27 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	h.mu.Unlock()
 	gauge(descOutboxMax, float64(a.cfg.OutboxMax))
+
+	lw := a.logw
+	lw.mu.Lock()
+	if lw.last != nil {
+		gauge(descLogSize, float64(lw.last.Size))
+	} else {
+		gauge(descLogSize, 0)
+	}
+	gauge(descQuorumHave, float64(len(lw.quorum.Cosigners)))
+	need := 0
+	if l := a.directory().Log; l != nil {
+		need = l.Quorum
+	}
+	gauge(descQuorumNeed, float64(need))
+	gauge(descQuorumStale, boolGauge(lw.stale))
+	gauge(descWitnessSize, float64(lw.cosigned))
+	for _, kind := range []string{alert.LogCheckpointSignature, alert.LogInconsistent, alert.LogFork, alert.LogInclusion, alert.LogQuorumStale} {
+		counter(descLogFailures, lw.failures[kind], kind)
+	}
+	lw.mu.Unlock()
+	gauge(descSinceQuorum, since(lw.fresh.Last()))
 
 	for _, o := range a.outlets {
 		if o.shaper == nil {

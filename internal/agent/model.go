@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/mod/sumdb/tlog"
+
 	headsupv1 "github.com/headsup-dev/headsup/api/headsup/v1"
 	"github.com/headsup-dev/headsup/internal/directory"
 )
@@ -27,6 +29,12 @@ type record struct {
 	// receipt time live, or the hub's store time in catch-up (until
 	// witnessed checkpoints give a bound the hub cannot move).
 	logTime time.Time
+	// leaf is the entry's Merkle leaf hash (tlog.RecordHash of the JWS),
+	// computed here from the bytes the agent verified; included is the
+	// size of the verified checkpoint its inclusion was proved in, 0
+	// until then (log.go).
+	leaf     tlog.Hash
+	included int64
 }
 
 func (r *record) ref() ref { return refOf(r.n) }

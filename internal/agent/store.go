@@ -141,6 +141,13 @@ CREATE TABLE IF NOT EXISTS outbox_skipped (
 	count    INTEGER NOT NULL,
 	at       INTEGER NOT NULL
 );
+-- Notices on alerts' chains whose inclusion the agent proved in the tree
+-- of a checkpoint it verified (log.go): size is that checkpoint's.
+CREATE TABLE IF NOT EXISTS inclusions (
+	seq  INTEGER PRIMARY KEY,
+	size INTEGER NOT NULL,
+	at   INTEGER NOT NULL
+);
 -- The latest live re-check of each (host, address) of a sighting
 -- (verify_sightings), which evaluation reads: part of the state, so an
 -- alert is the same function of it after a restart.

@@ -408,6 +408,10 @@ type NoticeRef struct {
 	// Sequence is the notice's position in the log (0 when unknown: a root
 	// that is not visible to the member and was never seen redacted).
 	Sequence uint64 `json:"sequence,omitempty"`
+	// IncludedIn is the size of a checkpoint the agent verified (log
+	// signature, consistency with the last one) whose tree the agent
+	// proved the notice to be in; absent until a checkpoint covers it.
+	IncludedIn uint64 `json:"included_in,omitempty"`
 	// KID is the key that signed it, SignedBy the member holding the key.
 	KID      string `json:"kid,omitempty"`
 	SignedBy string `json:"signed_by,omitempty"`
@@ -483,10 +487,12 @@ type LinkNotice struct {
 	ID       string `json:"id"`
 	Kind     string `json:"kind"`
 	Sequence uint64 `json:"sequence,omitempty"`
-	KID      string `json:"kid,omitempty"`
-	SignedBy string `json:"signed_by,omitempty"`
-	Verified bool   `json:"verified"`
-	TLP      string `json:"tlp,omitempty"`
+	// IncludedIn is as [NoticeRef.IncludedIn].
+	IncludedIn uint64 `json:"included_in,omitempty"`
+	KID        string `json:"kid,omitempty"`
+	SignedBy   string `json:"signed_by,omitempty"`
+	Verified   bool   `json:"verified"`
+	TLP        string `json:"tlp,omitempty"`
 }
 
 // Match is one identifier meeting one row.
@@ -555,12 +561,62 @@ type Withdrawal struct {
 }
 
 // Integrity describes an envelope that failed verification
-// (TypeIntegrity) or names an unknown key (TypeDirectoryStale).
+// (TypeIntegrity) or names an unknown key (TypeDirectoryStale), or, with
+// Log set, a failure of the log's verifiable history.
 type Integrity struct {
-	Sequence uint64 `json:"sequence"`
+	// Sequence is the entry concerned; 0 (absent) only for a log alert
+	// about a checkpoint rather than an entry.
+	Sequence uint64 `json:"sequence,omitempty"`
 	Issuer   string `json:"issuer"`
 	KID      string `json:"kid"`
 	NoticeID string `json:"notice_id,omitempty"`
 	// Error is the verifier's error, for a person.
 	Error string `json:"error"`
+	// Log is set when the alert is about the log itself (a checkpoint,
+	// a proof, a fork, the witnesses' quorum) rather than an envelope.
+	Log *LogIntegrity `json:"log,omitempty"`
+}
+
+// Kinds of log integrity alerts ([LogIntegrity.Kind]).
+const (
+	// LogCheckpointSignature: the hub served a checkpoint that does not
+	// verify under the log key of the member's own directory.
+	LogCheckpointSignature = "checkpoint_signature"
+	// LogInconsistent: a checkpoint is not an append-only extension of
+	// one the member verified or cosigned before (a consistency proof
+	// that fails, a smaller tree that is not a prefix).
+	LogInconsistent = "inconsistent"
+	// LogFork: two checkpoints signed by the log key with one size and
+	// two roots: the hub showed two different histories. Proof holds
+	// both (anyone can check it against the directory alone).
+	LogFork = "fork"
+	// LogInclusion: an entry on an alert's chain is not in the tree of a
+	// checkpoint the member verified (its inclusion proof fails).
+	LogInclusion = "inclusion"
+	// LogQuorumStale: no checkpoint reached the directory's witness
+	// quorum for longer than the agent's quorum_freshness. Withdrawn
+	// (resolved) when one does again.
+	LogQuorumStale = "quorum_stale"
+	// LogDirectory: a directory version in the log does not verify
+	// under the pinned governance key, or reuses a serial with other
+	// content.
+	LogDirectory = "directory"
+)
+
+// LogIntegrity is what a log integrity alert is about.
+type LogIntegrity struct {
+	// Kind is one of the Log… constants.
+	Kind string `json:"kind"`
+	// Size is the checkpoint size concerned: the fork's, the inconsistent
+	// checkpoint's, the one an inclusion proof failed against.
+	Size uint64 `json:"size,omitempty"`
+	// Since is, for quorum_stale, when a checkpoint last reached its
+	// quorum (the agent's start if none has).
+	Since *time.Time `json:"since,omitempty"`
+	// Proof is evidence a third party can check against the directory
+	// alone: for a fork, the fork proof ("headsup fork proof v1"); for a
+	// checkpoint refused, the signed notes as the hub served them.
+	Proof string `json:"proof,omitempty"`
+	// ProofFile is where the agent stored the proof durably.
+	ProofFile string `json:"proof_file,omitempty"`
 }

@@ -63,6 +63,9 @@ func Render(e *Event) string {
 		if r.TLP != "" {
 			s += ", TLP:" + clean(r.TLP)
 		}
+		if r.IncludedIn > 0 {
+			s += fmt.Sprintf(", included in checkpoint %d", r.IncludedIn)
+		}
 		line("action", "%s", s)
 		if r.Reason != "" {
 			v := "verified"
@@ -150,7 +153,23 @@ func Render(e *Event) string {
 		}
 		line("withdrawn", "%s", s)
 	}
-	if in := e.Integrity; in != nil {
+	if in := e.Integrity; in != nil && in.Log != nil {
+		s := strings.ReplaceAll(clean(in.Log.Kind), "_", " ")
+		if in.Log.Size > 0 {
+			s += fmt.Sprintf(", checkpoint size %d", in.Log.Size)
+		}
+		if in.Sequence > 0 {
+			s += fmt.Sprintf(", sequence %d", in.Sequence)
+		}
+		if in.Log.Since != nil {
+			s += ", last quorum " + stamp(*in.Log.Since)
+		}
+		line("log", "%s", s)
+		line("error", "%s", clean(in.Error))
+		if in.Log.ProofFile != "" {
+			line("proof", "%s", clean(in.Log.ProofFile))
+		}
+	} else if in != nil {
 		s := fmt.Sprintf("sequence %d, issuer %s, kid %s", in.Sequence, clean(in.Issuer), clean(in.KID))
 		if in.NoticeID != "" {
 			s += ", notice " + clean(in.NoticeID)
@@ -272,7 +291,11 @@ func renderLink(l Link) string {
 }
 
 func linkNotice(n LinkNotice) string {
-	return fmt.Sprintf("%s %s by %s%s", kindName(n.Kind), clean(n.ID), clean(n.Issuer), provenance(n.Sequence, n.KID, n.SignedBy, n.Verified))
+	s := fmt.Sprintf("%s %s by %s%s", kindName(n.Kind), clean(n.ID), clean(n.Issuer), provenance(n.Sequence, n.KID, n.SignedBy, n.Verified))
+	if n.IncludedIn > 0 {
+		s += fmt.Sprintf(", included in checkpoint %d", n.IncludedIn)
+	}
+	return s
 }
 
 // kindName names a notice by what it says.
