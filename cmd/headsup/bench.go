@@ -24,7 +24,7 @@ func benchCommand() *cli.Command {
 			"being better, against its target. Progress goes to stderr. Absolute numbers\n" +
 			"vary with the machine's load; the ratios much less.\n" +
 			"\n" +
-			"Scenarios: " + strings.Join(bench.Scenarios, ", ") + " (audit once it lands).",
+			"Scenarios: " + strings.Join(bench.Scenarios, ", ") + ".",
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "json", Usage: "print a JSON array of {scenario, figure, unit, value, baseline, ratio, target, met}"},
 			&cli.BoolFlag{Name: "quick", Usage: "every scenario at a small size (no 10M matching): a smoke test, well under a minute"},

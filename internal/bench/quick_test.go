@@ -28,6 +28,7 @@ var wantRows = []struct{ scenario, figure string }{
 	{"memory", "bytes per identifier in the index at 1M, vs 150 B"},
 	{"fan-out", "CPU per delivered notice, 10 subscribers"},
 	{"fan-out", "CPU per delivered notice, 100 subscribers"},
+	{"audit", "entries/s of audit verify over 3k entries"},
 }
 
 // TestQuickPrintsEveryRow runs `headsup bench --quick` in process and
@@ -58,9 +59,6 @@ func TestQuickPrintsEveryRow(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("rows:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
-	if !strings.Contains(progress.String(), "audit: skipped") {
-		t.Errorf("progress does not say the audit scenario was skipped:\n%s", progress.String())
-	}
 
 	var table bytes.Buffer
 	if err := WriteTable(&table, rows); err != nil {
@@ -74,4 +72,3 @@ func TestQuickPrintsEveryRow(t *testing.T) {
 	checkJSON(t, rows)
 	t.Logf("bench --quick (figures from a busy test machine, not a measurement):\n%s", table.String())
 }
-

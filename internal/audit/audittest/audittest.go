@@ -3,6 +3,11 @@
 // checkpoints, witnesses' cosignatures — for the tests and benchmarks of
 // the auditor (internal/audit) and of the CLI. Tests tamper with copies of
 // its entries to play whoever runs NATS.
+//
+// Synthetic and Bound serve both the Go benchmark of audit.Verify and the
+// audit scenario of `headsup bench`, so the two measure the same history
+// against the same bound. Nothing here imports testing: a command builds a
+// history through the TB interface.
 package audittest
 
 import (
@@ -15,7 +20,6 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"testing"
 	"time"
 
 	"github.com/transparency-dev/formats/log"
@@ -42,9 +46,22 @@ const Operator = "edgeshield"
 // the directory asks for a quorum of two of them.
 var Witnesses = []string{"epiq", "mitigatr", "voxhost"}
 
+// TB is the part of testing.TB a history needs to report a failure and
+// to clean up after itself. testing.TB satisfies it; a command
+// (internal/bench) passes an adapter whose Fatal and Fatalf panic with an
+// error it recovers, and which runs the cleanups once done with the
+// history. Fatal and Fatalf must not return: their callers go on as if
+// the step had succeeded.
+type TB interface {
+	Helper()
+	Fatal(args ...any)
+	Fatalf(format string, args ...any)
+	Cleanup(func())
+}
+
 // History is a synthetic log under construction.
 type History struct {
-	tb testing.TB
+	tb TB
 
 	// GovernanceKey is the governance verifier key an auditor pins.
 	GovernanceKey string
@@ -71,7 +88,7 @@ type History struct {
 // New returns a history whose first entry is the signed directory (serial
 // 1) of the story's federation, with a log section naming the log key and
 // witness keys for Witnesses and the operator.
-func New(tb testing.TB) *History {
+func New(tb TB) *History {
 	tb.Helper()
 	gs, gv, err := directory.GenerateGovernanceKey("governance.test")
 	must(tb, err)
@@ -102,7 +119,7 @@ func New(tb testing.TB) *History {
 	return h
 }
 
-func must(tb testing.TB, err error) {
+func must(tb TB, err error) {
 	tb.Helper()
 	if err != nil {
 		tb.Fatal(err)
@@ -370,7 +387,7 @@ func (s *Source) Next(context.Context) (*audit.Entry, error) {
 }
 
 // Archive writes the source as an archive (audit.Export) and returns it.
-func (s *Source) Archive(tb testing.TB) []byte {
+func (s *Source) Archive(tb TB) []byte {
 	tb.Helper()
 	var buf bytes.Buffer
 	if _, err := audit.Export(context.Background(), s, &buf); err != nil {

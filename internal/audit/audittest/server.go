@@ -3,7 +3,6 @@ package audittest
 import (
 	"context"
 	"net"
-	"testing"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -24,7 +23,7 @@ type LogServer struct {
 
 // Serve starts a gRPC server for src on a loopback port, stopped at the
 // end of the test, and returns its address.
-func Serve(tb testing.TB, src *Source) string {
+func Serve(tb TB, src *Source) string {
 	tb.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
