@@ -34,7 +34,7 @@ func publishCommand() *cli.Command {
 			"unavailable, or its answer is lost, the same signed envelope is sent again\n" +
 			"for up to --retry-for: a retry of a stored envelope reports (duplicate).",
 		Flags: []cli.Flag{
-			&cli.DurationFlag{Name: "retry-for", Usage: "keep retrying an unavailable hub this long", Value: 30 * time.Second},
+			&cli.DurationFlag{Name: "retry-for", Usage: "keep retrying an unavailable hub this long (the default covers a NATS leader election, 4-9 s, several times over)", Value: 30 * time.Second},
 			&cli.DurationFlag{Name: "timeout", Usage: "deadline of one attempt", Value: 10 * time.Second},
 			&cli.BoolFlag{Name: "json", Usage: "print the result as a JSON object"},
 		},

@@ -144,7 +144,7 @@ func (l *lockedBuffer) String() string {
 func startDaemon(t *testing.T, w *crashWorld) *daemon {
 	t.Helper()
 	cmd := exec.Command(os.Args[0],
-		"--listen", "127.0.0.1:0", "--open",
+		"--listen", "127.0.0.1:0", "--open", "--metrics-listen", "",
 		"--data", filepath.Join(w.dir, "data"), "--directory", w.dirPath,
 		"--fsync", w.fsync, "--log-format", "json")
 	cmd.Env = append(os.Environ(), childEnv+"=1")

@@ -6,7 +6,9 @@
 // ./directory.yaml (starting without one). Access control is on: every
 // call carries a token minted from a member's call key, or comes over mTLS
 // with a pinned client key; --open turns it off on loopback. Every flag
-// also reads a HEADSUP_* environment variable.
+// also reads a HEADSUP_* environment variable and a key of the YAML file
+// named by --config; the command line wins over the environment, and both
+// over the file.
 package main
 
 import (
@@ -14,8 +16,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	cli "github.com/urfave/cli/v3"
@@ -41,15 +45,30 @@ func main() {
 // errLogged marks an error the logger has already reported.
 var errLogged = errors.New("logged")
 
-func command() *cli.Command {
+// command is headsupd: its flags, and an action that runs the hub.
+func command() *cli.Command { return newCommand(hub.Run) }
+
+// newCommand is command with run in place of hub.Run, so tests see the
+// Config that flags, environment and file make.
+func newCommand(run func(context.Context, hub.Config) error) *cli.Command {
 	d := hub.DefaultConfig()
 	return &cli.Command{
 		Name:  "headsupd",
 		Usage: "the headsup hub: verify, log and deliver signed abuse notices",
 		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "config", Usage: "YAML file of settings: each key a flag name (without the dashes); flags and HEADSUP_* variables win over it", Sources: cli.EnvVars("HEADSUP_CONFIG"), TakesFile: true},
 			&cli.StringFlag{Name: "listen", Value: d.Listen, Usage: "gRPC listen address", Sources: cli.EnvVars("HEADSUP_LISTEN")},
 			&cli.StringFlag{Name: "data", Value: d.DataDir, Usage: "data directory (embedded NATS store, lock, log state)", Sources: cli.EnvVars("HEADSUP_DATA")},
-			&cli.StringFlag{Name: "nats-url", Usage: "use this NATS server or cluster instead of the embedded one", Sources: cli.EnvVars("HEADSUP_NATS_URL")},
+			&cli.StringFlag{Name: "nats-url", Usage: "use this NATS server or cluster instead of the embedded one: one or more URLs, comma-separated (no credentials in them: see --nats-creds, --nats-nkey, --nats-user)", Sources: cli.EnvVars("HEADSUP_NATS_URL")},
+			&cli.StringFlag{Name: "nats-creds", Usage: "NATS credentials file (user JWT and nkey seed)", Sources: cli.EnvVars("HEADSUP_NATS_CREDS"), TakesFile: true},
+			&cli.StringFlag{Name: "nats-nkey", Usage: "file holding the hub's NATS nkey user seed (SU...)", Sources: cli.EnvVars("HEADSUP_NATS_NKEY"), TakesFile: true},
+			&cli.StringFlag{Name: "nats-user", Usage: "NATS user; its password comes from --nats-password-file or $" + passwordEnv + ", never from the command line", Sources: cli.EnvVars("HEADSUP_NATS_USER")},
+			&cli.StringFlag{Name: "nats-password-file", Usage: "file holding the NATS user's password", Sources: cli.EnvVars("HEADSUP_NATS_PASSWORD_FILE"), TakesFile: true},
+			&cli.StringFlag{Name: "nats-ca", Usage: "CA bundle (PEM) the NATS servers' certificates must chain to; requires TLS", Sources: cli.EnvVars("HEADSUP_NATS_CA"), TakesFile: true},
+			&cli.StringFlag{Name: "nats-cert", Usage: "TLS client certificate (PEM) for NATS servers that verify clients", Sources: cli.EnvVars("HEADSUP_NATS_CERT"), TakesFile: true},
+			&cli.StringFlag{Name: "nats-key", Usage: "TLS client key (PEM) for --nats-cert", Sources: cli.EnvVars("HEADSUP_NATS_KEY"), TakesFile: true},
+			&cli.IntFlag{Name: "replicas", Value: d.Replicas, Usage: "replicas of the stream when the hub creates it: 3 on a NATS cluster (every hub of one stream must say the same; an existing stream with another count is refused)", Sources: cli.EnvVars("HEADSUP_REPLICAS")},
+			&cli.StringFlag{Name: "metrics-listen", Value: hub.DefaultMetricsListen, Usage: "Prometheus metrics address (/metrics), apart from gRPC; empty turns it off", Sources: cli.EnvVars("HEADSUP_METRICS_LISTEN")},
 			&cli.StringFlag{Name: "directory", Value: d.DirectoryPath, Usage: "member directory (YAML), reloaded on change", Sources: cli.EnvVars("HEADSUP_DIRECTORY")},
 			&cli.StringFlag{Name: "origin", Usage: "this hub's name in call tokens (their aud): every call proves its member with a token or a pinned mTLS client key (default: the --listen address)", Sources: cli.EnvVars("HEADSUP_ORIGIN")},
 			&cli.BoolFlag{Name: "open", Usage: "no access control: anyone who reaches the hub publishes verified notices and reads everything; loopback only, warned at every start", Sources: cli.EnvVars("HEADSUP_OPEN")},
@@ -71,6 +90,11 @@ func command() *cli.Command {
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error", Sources: cli.EnvVars("HEADSUP_LOG_LEVEL")},
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
+			if path := cmd.String("config"); path != "" {
+				if err := applyConfigFile(cmd, path); err != nil {
+					return err
+				}
+			}
 			logger, err := newLogger(cmd.String("log-format"), cmd.String("log-level"))
 			if err != nil {
 				return err
@@ -78,7 +102,19 @@ func command() *cli.Command {
 			cfg := d
 			cfg.Listen = cmd.String("listen")
 			cfg.DataDir = cmd.String("data")
-			cfg.NATSURL = cmd.String("nats-url")
+			if cfg.NATSURL, err = natsURLs(cmd.String("nats-url")); err != nil {
+				return err
+			}
+			if cfg.NATS, err = natsClient(cmd); err != nil {
+				return err
+			}
+			if cfg.Replicas = cmd.Int("replicas"); cfg.Replicas < 1 || cfg.Replicas > 5 {
+				return fmt.Errorf("--replicas: %d, want 1 to 5 (NATS's limit)", cfg.Replicas)
+			}
+			if cfg.Replicas > 1 && cfg.NATSURL == "" {
+				return fmt.Errorf("--replicas: %d needs a NATS cluster (--nats-url); the embedded server is one node", cfg.Replicas)
+			}
+			cfg.MetricsListen = cmd.String("metrics-listen")
 			cfg.DirectoryPath = cmd.String("directory")
 			if cfg.Origin, err = origin(cfg.Listen, cmd.String("origin"), cmd.Bool("open")); err != nil {
 				return err
@@ -114,7 +150,7 @@ func command() *cli.Command {
 			default:
 				return fmt.Errorf("--fsync: %q is not one of always, interval", cmd.String("fsync"))
 			}
-			if err := hub.Run(ctx, cfg); err != nil {
+			if err := run(ctx, cfg); err != nil {
 				// One line a person can act on, in the log and on stderr.
 				logger.Error("hub stopped", "err", err)
 				return errLogged
@@ -140,6 +176,88 @@ func origin(listen, flag string, open bool) (string, error) {
 		return flag, nil
 	}
 	return listen, nil
+}
+
+// passwordEnv holds the NATS user's password when no file does: the
+// environment of a process is private to its user, its arguments are not.
+const passwordEnv = "HEADSUP_NATS_PASSWORD"
+
+// natsURLs checks a comma-separated list of NATS URLs and returns it
+// normalised. Credentials in a URL are refused: the command line is
+// visible to every local user.
+func natsURLs(list string) (string, error) {
+	if strings.TrimSpace(list) == "" {
+		return "", nil
+	}
+	var out []string
+	for _, raw := range strings.Split(list, ",") {
+		raw = strings.TrimSpace(raw)
+		if raw == "" {
+			continue
+		}
+		u, err := url.Parse(raw)
+		if err != nil || u.Host == "" {
+			return "", fmt.Errorf("--nats-url: %q is not a URL like nats://host:4222", raw)
+		}
+		if u.User != nil {
+			return "", fmt.Errorf("--nats-url: %s carries credentials; use --nats-creds, --nats-nkey or --nats-user with --nats-password-file or $%s", u.Redacted(), passwordEnv)
+		}
+		switch u.Scheme {
+		case "nats", "tls", "ws", "wss":
+		default:
+			return "", fmt.Errorf("--nats-url: %s: scheme %q is not one of nats, tls, ws, wss", raw, u.Scheme)
+		}
+		out = append(out, u.String())
+	}
+	return strings.Join(out, ","), nil
+}
+
+// natsClient is the hub's identity and TLS towards an external NATS.
+func natsClient(cmd *cli.Command) (hub.NATSClient, error) {
+	c := hub.NATSClient{
+		CredsFile:    cmd.String("nats-creds"),
+		NKeySeedFile: cmd.String("nats-nkey"),
+		User:         cmd.String("nats-user"),
+		CAFile:       cmd.String("nats-ca"),
+		CertFile:     cmd.String("nats-cert"),
+		KeyFile:      cmd.String("nats-key"),
+	}
+	file, env := cmd.String("nats-password-file"), os.Getenv(passwordEnv)
+	switch {
+	case file != "" && env != "":
+		return c, fmt.Errorf("--nats-password-file and $%s: choose one", passwordEnv)
+	case file != "":
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return c, fmt.Errorf("--nats-password-file: %w", err)
+		}
+		c.Password = strings.TrimRight(string(b), "\r\n")
+		if c.Password == "" {
+			return c, fmt.Errorf("--nats-password-file: %s is empty", file)
+		}
+	default:
+		c.Password = env
+	}
+	n := 0
+	for _, f := range []string{"nats-creds", "nats-nkey", "nats-user"} {
+		if cmd.String(f) != "" {
+			n++
+		}
+	}
+	switch {
+	case n > 1:
+		return c, errors.New("--nats-creds, --nats-nkey, --nats-user: choose one way for the hub to prove itself to NATS")
+	case c.User != "" && c.Password == "":
+		return c, fmt.Errorf("--nats-user: %q needs a password in --nats-password-file or $%s", c.User, passwordEnv)
+	case c.User == "" && c.Password != "":
+		return c, fmt.Errorf("a NATS password (--nats-password-file or $%s) needs --nats-user", passwordEnv)
+	case (c.CertFile == "") != (c.KeyFile == ""):
+		return c, errors.New("--nats-cert and --nats-key: give both or neither")
+	}
+	if c != (hub.NATSClient{}) && cmd.String("nats-url") == "" {
+		return c, errors.New("--nats-creds, --nats-nkey, --nats-user, --nats-ca, --nats-cert: only with --nats-url (the embedded server needs none)")
+	}
+	return c, nil
 }
 
 func newLogger(format, level string) (*slog.Logger, error) {

@@ -34,7 +34,8 @@
 //     expects the old).
 //   - Follow delivers entries in order and checks density; a missing
 //     sequence ends it with ErrGap, a cursor beyond the end or before the
-//     first retained entry with ErrOutOfRange. Its memory is bounded.
+//     first retained entry with ErrOutOfRange. Its memory is bounded
+//     (followBuffer messages and FollowMaxBytes per follower).
 //   - While NATS is unreachable calls fail fast with ErrUnavailable; a
 //     spent deadline is context.DeadlineExceeded (outcome unknown: retry the
 //     same bytes).

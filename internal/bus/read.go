@@ -10,10 +10,15 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// followBuffer bounds what one Follow holds in memory: the ordered
-// consumer buffers at most this many messages, so at most
-// followBuffer × MaxMsgSize (32 × 80 KiB = 2.5 MiB) per follower.
-const followBuffer = 32
+// followBuffer and FollowMaxBytes bound what one Follow holds in memory:
+// the ordered consumer pulls at most followBuffer messages and at most
+// FollowMaxBytes bytes at a time (the server honours both), so a follower
+// buffers at most FollowMaxBytes plus one message however many entries
+// wait for it.
+const (
+	followBuffer   = 32
+	FollowMaxBytes = 256 << 10
+)
 
 // msgGetSubject is the JetStream API for a stream read by the leader. It is
 // used directly because nats.go's GetMsg does not expose start_time.
@@ -21,7 +26,8 @@ const msgGetSubject = "$JS.API.STREAM.MSG.GET." + StreamName
 
 // Message is one log entry.
 type Message struct {
-	Seq    uint64
+	Seq uint64
+	// Stored is the entry's log time: when JetStream stored it.
 	Stored time.Time
 	// Subject says what the entry is: a notice
 	// (headsup.notice.<issuer>.<id>, Body an envelope) or a directory
@@ -29,6 +35,14 @@ type Message struct {
 	// DirectorySerial).
 	Subject string
 	Body    []byte
+}
+
+// rawMessage is a message read by sequence or subject as an entry. Its
+// log time is JetStream's store time: the server's clock, which neither
+// the hub nor a publisher sets, so nobody can choose when an entry was
+// logged (key validity is judged at that time).
+func rawMessage(m *jetstream.RawStreamMsg) *Message {
+	return &Message{Seq: m.Sequence, Stored: m.Time.UTC(), Subject: m.Subject, Body: m.Data}
 }
 
 // Bounds returns the first retained and the last sequence; 0, 0 when nothing
@@ -101,7 +115,7 @@ func (l *Log) Get(ctx context.Context, seq uint64) (*Message, error) {
 		return nil, fmt.Errorf("get sequence %d: %w", seq, unavailable(err))
 	}
 	l.observe(m.Sequence)
-	return &Message{Seq: m.Sequence, Stored: m.Time.UTC(), Subject: m.Subject, Body: m.Data}, nil
+	return rawMessage(m), nil
 }
 
 // checkCursor refuses a cursor the log cannot continue from: beyond its end,
@@ -121,7 +135,7 @@ func checkCursor(after, first, last uint64) error {
 // ctx.Err()) or fn returns an error (returned as is). It checks density:
 // any sequence other than the next one ends it with ErrGap, so no entry is
 // ever skipped silently. fn runs on Follow's goroutine; while it blocks, at
-// most followBuffer entries are buffered.
+// most followBuffer entries and FollowMaxBytes are buffered.
 func (l *Log) Follow(ctx context.Context, after uint64, fn func(Message) error) error {
 	first, last, err := l.Bounds(ctx)
 	if err != nil {
@@ -145,11 +159,16 @@ func (l *Log) Follow(ctx context.Context, after uint64, fn func(Message) error) 
 	if err != nil {
 		return l.callErr(ctx, "follow", err)
 	}
-	it, err := cons.Messages(jetstream.PullMaxMessages(followBuffer))
+	it, err := cons.Messages(jetstream.PullMaxMessagesWithBytesLimit(followBuffer, FollowMaxBytes))
 	if err != nil {
 		return l.callErr(ctx, "follow", err)
 	}
+	// Next ignores its context while the ordered consumer resets after
+	// losing its server (it retries for ever): stopping the iterator when
+	// ctx ends is what lets a follower, and a hub shutting down, return.
+	stopOnDone := context.AfterFunc(ctx, it.Stop)
 	defer func() {
+		stopOnDone()
 		it.Stop()
 		// Best effort: server-side state of a finished follower is freed
 		// now rather than after InactiveThreshold.
@@ -206,7 +225,7 @@ func (l *Log) Lookup(ctx context.Context, issuer, id string) (*Message, error) {
 	if err != nil {
 		return nil, l.callErr(ctx, "lookup "+subj, err)
 	}
-	return &Message{Seq: m.Sequence, Stored: m.Time.UTC(), Subject: m.Subject, Body: m.Data}, nil
+	return rawMessage(m), nil
 }
 
 // LookupID returns the entry of a notice id under any issuer, or an error
@@ -224,7 +243,7 @@ func (l *Log) LookupID(ctx context.Context, id string) (*Message, error) {
 	if err != nil {
 		return nil, l.callErr(ctx, "lookup id "+id, err)
 	}
-	return &Message{Seq: m.Sequence, Stored: m.Time.UTC(), Subject: m.Subject, Body: m.Data}, nil
+	return rawMessage(m), nil
 }
 
 // LatestDirectory returns the directory version stored last, or an error
@@ -240,5 +259,5 @@ func (l *Log) LatestDirectory(ctx context.Context) (*Message, error) {
 	if err != nil {
 		return nil, l.callErr(ctx, "latest directory", err)
 	}
-	return &Message{Seq: m.Sequence, Stored: m.Time.UTC(), Subject: m.Subject, Body: m.Data}, nil
+	return rawMessage(m), nil
 }

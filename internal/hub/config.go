@@ -1,9 +1,13 @@
 package hub
 
 import (
+	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"time"
+
+	"github.com/nats-io/nats.go"
 
 	"github.com/headsup-dev/headsup/internal/bus"
 	"github.com/headsup-dev/headsup/internal/transport"
@@ -22,8 +26,13 @@ type Config struct {
 	// lock, and the hub's persisted log state.
 	DataDir string
 	// NATSURL, when set, is an existing NATS server or cluster to use
-	// instead of the embedded one.
+	// instead of the embedded one: one URL or several, comma-separated
+	// (nats://a:4222,nats://b:4222); the client learns the rest of the
+	// cluster from the first it reaches.
 	NATSURL string
+	// NATS is how the hub proves itself to an external NATS and secures
+	// the connection; ignored with the embedded server.
+	NATS NATSClient
 	// TLS is the listener's security: a certificate, or an explicit
 	// insecure mode; plaintext is refused off loopback otherwise.
 	TLS transport.ServerConfig
@@ -55,7 +64,9 @@ type Config struct {
 	CheckpointInterval time.Duration
 	// Fsync says when the embedded server syncs writes to disk.
 	Fsync bus.FsyncMode
-	// Replicas of the stream when the hub creates it (1 embedded).
+	// Replicas of the stream when the hub creates it (1 embedded, 3 in a
+	// cluster). An existing stream with another count is refused, never
+	// updated, so every replica of the hub must be given the same.
 	Replicas int
 	// IssuedAtWindow bounds |iat - hub clock| at Publish, so nobody can
 	// backdate or predate a notice.
@@ -84,12 +95,80 @@ type Config struct {
 	// Ready, if set, is called once with the listening address when the hub
 	// serves.
 	Ready func(addr net.Addr)
+	// MetricsListen, when set, serves Prometheus metrics at /metrics on
+	// this address, apart from gRPC. Empty: no metrics listener (headsupd
+	// defaults to DefaultMetricsListen; the zero Config stays off so that
+	// hubs embedded in tests and tools take no fixed port).
+	MetricsListen string
+	// MetricsReady, if set, is called with the metrics listener's address.
+	MetricsReady func(addr net.Addr)
 	// Now is the hub's clock; nil means time.Now.
 	Now func() time.Time
 	// Keepalive is the gRPC keepalive policy: the ping rate clients may
 	// use, the hub's own pings, and how long a connection lives before
 	// its clients are sent to reconnect (and so spread over replicas).
 	Keepalive transport.Keepalive
+}
+
+// NATSClient is the hub's identity towards an external NATS and the TLS of
+// that connection. At most one of CredsFile, NKeySeedFile and User is set;
+// with none, the URL's own user info (or none) is used.
+type NATSClient struct {
+	// CredsFile is a NATS credentials file (a user JWT and its nkey seed,
+	// from nsc or an operator's account server).
+	CredsFile string
+	// NKeySeedFile holds an nkey user seed (SU…).
+	NKeySeedFile string
+	// User and Password: plain user authentication. The password comes
+	// from a file or the environment, never from the command line.
+	User, Password string
+	// CAFile, when set, is the CA bundle the NATS servers' certificates
+	// must chain to (TLS is then required).
+	CAFile string
+	// CertFile and KeyFile, when set, are the hub's TLS client certificate
+	// for servers that require one (verify or verify_and_map).
+	CertFile, KeyFile string
+}
+
+// options are the nats.go options for c; the error names the field at
+// fault.
+func (c NATSClient) options() ([]nats.Option, error) {
+	var opts []nats.Option
+	n := 0
+	for _, set := range []bool{c.CredsFile != "", c.NKeySeedFile != "", c.User != ""} {
+		if set {
+			n++
+		}
+	}
+	switch {
+	case n > 1:
+		return nil, errors.New("NATS credentials: choose one of a creds file, an nkey seed file, or a user and password")
+	case c.Password != "" && c.User == "":
+		return nil, errors.New("NATS credentials: a password without a user")
+	case c.User != "" && c.Password == "":
+		return nil, fmt.Errorf("NATS credentials: user %q without a password", c.User)
+	case (c.CertFile == "") != (c.KeyFile == ""):
+		return nil, fmt.Errorf("NATS TLS: client certificate %q and key %q: give both or neither", c.CertFile, c.KeyFile)
+	}
+	switch {
+	case c.CredsFile != "":
+		opts = append(opts, nats.UserCredentials(c.CredsFile))
+	case c.NKeySeedFile != "":
+		o, err := nats.NkeyOptionFromSeed(c.NKeySeedFile)
+		if err != nil {
+			return nil, fmt.Errorf("NATS nkey seed %s: %w", c.NKeySeedFile, err)
+		}
+		opts = append(opts, o)
+	case c.User != "":
+		opts = append(opts, nats.UserInfo(c.User, c.Password))
+	}
+	if c.CAFile != "" {
+		opts = append(opts, nats.RootCAs(c.CAFile))
+	}
+	if c.CertFile != "" {
+		opts = append(opts, nats.ClientCert(c.CertFile, c.KeyFile))
+	}
+	return opts, nil
 }
 
 // DefaultConfig returns the configuration of `headsupd` with no flags.

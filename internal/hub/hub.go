@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -70,6 +71,7 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 	}()
 
+	metrics := newMetrics()
 	stopping := make(chan struct{})
 	dirs := &directorySource{path: cfg.DirectoryPath, vkey: cfg.DirectoryVerifier, logger: logger}
 	audit, err := openAuditor(ctx, cfg, log, dirs)
@@ -80,7 +82,7 @@ func Run(ctx context.Context, cfg Config) error {
 		defer audit.close()
 		dirs.logged.Store(audit.dirs)
 	}
-	svc := &service{cfg: cfg, log: log, dir: dirs.Current, logs: logger, stopping: stopping, limits: newMemberLimits(cfg)}
+	svc := &service{cfg: cfg, log: log, dir: dirs.Current, logs: logger, stopping: stopping, limits: newMemberLimits(cfg), metrics: metrics}
 
 	tlsCfg := cfg.TLS
 	if cfg.Origin != "" {
@@ -105,13 +107,13 @@ func Run(ctx context.Context, cfg Config) error {
 		if err != nil {
 			return fmt.Errorf("call tokens: replay store: %w", err)
 		}
-		v, err := calltoken.NewVerifier(calltoken.DefaultVerifierConfig(cfg.Origin, dirs.Current, replay))
+		v, err := calltoken.NewVerifier(calltoken.DefaultVerifierConfig(cfg.Origin, dirs.Current, metrics.replayStore(replay)))
 		if err != nil {
 			return fmt.Errorf("call tokens: %w", err)
 		}
 		auth = []grpc.ServerOption{
-			grpc.ChainUnaryInterceptor(exemptProbes(calltoken.UnaryInterceptor(v, Status))),
-			grpc.ChainStreamInterceptor(exemptProbeStreams(calltoken.StreamInterceptor(v, Status))),
+			grpc.ChainUnaryInterceptor(exemptProbes(calltoken.UnaryInterceptor(v, metrics.callStatus(Status)))),
+			grpc.ChainStreamInterceptor(exemptProbeStreams(calltoken.StreamInterceptor(v, metrics.callStatus(Status)))),
 		}
 	}
 	lis, err := net.Listen("tcp", cfg.Listen)
@@ -130,7 +132,11 @@ func Run(ctx context.Context, cfg Config) error {
 	if creds != nil {
 		opts = append(opts, grpc.Creds(creds))
 	}
+	// Publishes are counted before authentication (a refused token is a
+	// refused publish), open streams after it.
+	opts = append(opts, grpc.ChainUnaryInterceptor(metrics.unaryInterceptor))
 	opts = append(opts, auth...)
+	opts = append(opts, grpc.ChainStreamInterceptor(metrics.streamInterceptor))
 	srv := grpc.NewServer(opts...)
 	headsupv1.RegisterHubServiceServer(srv, svc)
 	headsupv1.RegisterLogServiceServer(srv, &logService{hub: svc, audit: audit})
@@ -143,7 +149,12 @@ func Run(ctx context.Context, cfg Config) error {
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return dirs.run(gctx) })
+	g.Go(func() error { return svc.runFeed(gctx) })
 	g.Go(func() error { return audit.run(gctx) })
+	g.Go(func() error { return metrics.watchNATS(gctx, nc, healthSrv, logger) })
+	if cfg.MetricsListen != "" {
+		g.Go(func() error { return metrics.serve(gctx, cfg.MetricsListen, cfg.MetricsReady, logger) })
+	}
 	g.Go(func() error {
 		if err := srv.Serve(lis); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
 			return fmt.Errorf("grpc: %w", err)
@@ -180,11 +191,25 @@ func Run(ctx context.Context, cfg Config) error {
 // configured external one.
 func connect(ctx context.Context, cfg Config) (*nats.Conn, func(), error) {
 	if cfg.NATSURL != "" {
-		// Fail fast while NATS is unreachable instead of buffering
-		// publishes the client believes stored.
-		nc, err := nats.Connect(cfg.NATSURL, nats.ReconnectBufSize(-1), nats.MaxReconnects(-1), nats.Name("headsupd"))
+		auth, err := cfg.NATS.options()
 		if err != nil {
-			return nil, nil, fmt.Errorf("connect to NATS %s: %w", cfg.NATSURL, err)
+			return nil, nil, err
+		}
+		opts := append([]nats.Option{
+			nats.Name("headsupd"),
+			// Fail fast while NATS is unreachable instead of buffering
+			// publishes the client believes stored.
+			nats.ReconnectBufSize(-1),
+			nats.MaxReconnects(-1),
+			// A server that vanished without closing the connection (a
+			// partition, a power cut) is noticed within a minute, and
+			// health turns NOT_SERVING, not after the default four.
+			nats.PingInterval(20 * time.Second),
+			nats.MaxPingsOutstanding(3),
+		}, auth...)
+		nc, err := nats.Connect(cfg.NATSURL, opts...)
+		if err != nil {
+			return nil, nil, fmt.Errorf("connect to NATS %s: %w", redactURLs(cfg.NATSURL), err)
 		}
 		return nc, func() {
 			if err := nc.Drain(); err != nil {
@@ -205,9 +230,20 @@ func connect(ctx context.Context, cfg Config) (*nats.Conn, func(), error) {
 
 func natsMode(cfg Config) string {
 	if cfg.NATSURL != "" {
-		return cfg.NATSURL
+		return redactURLs(cfg.NATSURL)
 	}
 	return "embedded"
+}
+
+// redactURLs hides passwords in a comma-separated URL list, for logs.
+func redactURLs(urls string) string {
+	parts := strings.Split(urls, ",")
+	for i, p := range parts {
+		if u, err := url.Parse(strings.TrimSpace(p)); err == nil {
+			parts[i] = u.Redacted()
+		}
+	}
+	return strings.Join(parts, ",")
 }
 
 // Start runs the hub in the background and returns once it serves (or

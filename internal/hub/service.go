@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -38,10 +39,17 @@ type service struct {
 	subscribers atomic.Int64
 	// limits bounds what each identified member may do.
 	limits *memberLimits
+	// metrics counts what Prometheus scrapes; nil-safe (see metrics.go).
+	metrics *metrics
+	// feed is the shared reader every live subscription reads from, and
+	// queued what catch-up readers hold in their queues (fanout.go).
+	feed   feed
+	queued atomic.Int64
 }
 
 func (s *service) Publish(ctx context.Context, req *headsupv1.PublishRequest) (*headsupv1.PublishResponse, error) {
 	res, err := s.publish(ctx, req)
+	s.metrics.verified(err)
 	if err != nil {
 		s.refused("publish", err)
 		return nil, Status(err)
@@ -115,7 +123,7 @@ func (s *service) publish(ctx context.Context, req *headsupv1.PublishRequest) (*
 	if err := s.checkSupersedes(ctx, v); err != nil {
 		return nil, err
 	}
-	a, err := s.log.Append(ctx, v.Claims.Issuer, v.Claims.ID, body)
+	a, err := s.metrics.timeStore(func() (bus.Appended, error) { return s.log.Append(ctx, v.Claims.Issuer, v.Claims.ID, body) })
 	if err != nil {
 		var conflict *bus.ConflictError
 		if errors.As(err, &conflict) {
@@ -279,66 +287,101 @@ func (s *service) readAccess(ctx context.Context) (redactFor string, release fun
 	return redactFor, release, nil
 }
 
-// deliver runs the log reader and the sender side by side. The reader hands
-// messages to the sender through a channel of SubscriberBuffer entries;
-// when it stays full for SlowSubscriberGrace the subscriber is cut off
-// (each subscription has its own reader, so waiting holds up no one else,
-// and a subscriber catching up is not mistaken for one that stopped
-// reading). Beyond the
-// channel gRPC holds at most one flow-control window (64 KiB) and its write
-// quota (64 KiB) of sent data, so a subscription's memory is bounded by
-// SubscriberBuffer envelopes of at most 64 KiB plus 128 KiB.
+// subscription is one Subscribe's delivery state, shared by its sender,
+// its catch-up readers and deliver.
+type subscription struct {
+	stream    headsupv1.HubService_SubscribeServer
+	redactFor string
+	// metrics counts deliveries and reports the subscriber's lag; nil
+	// without metrics.
+	metrics *subscriberMetrics
+	// sent is the last sequence handed to gRPC: the cursor.
+	sent atomic.Uint64
+	// readerErr carries the error that ended a catch-up reader (a slow
+	// subscriber, a gap, the log unavailable) to deliver.
+	readerErr chan error
+
+	mu      sync.Mutex // guards closed and readers.Add
+	closed  bool
+	readers sync.WaitGroup
+}
+
+// markSent records that the entry at seq was handed to gRPC.
+func (sub *subscription) markSent(seq uint64) {
+	sub.sent.Store(seq)
+	sub.metrics.sent(seq)
+}
+
+// goRead runs a catch-up reader that deliver waits for; false once the
+// subscription ends.
+func (sub *subscription) goRead(read func()) bool {
+	sub.mu.Lock()
+	defer sub.mu.Unlock()
+	if sub.closed {
+		return false
+	}
+	sub.readers.Add(1)
+	go func() {
+		defer sub.readers.Done()
+		read()
+	}()
+	return true
+}
+
+// endReaders starts no more readers and waits for those running (their
+// context is already cancelled): each owns a consumer.
+func (sub *subscription) endReaders() {
+	sub.mu.Lock()
+	sub.closed = true
+	sub.mu.Unlock()
+	sub.readers.Wait()
+}
+
+// deliver streams the log after the cursor to one subscriber. Its sender
+// reads from the hub's shared feed when the cursor lies in the feed's
+// window, and otherwise catches up with a reader of its own until it
+// does (see send and fanout.go, which also states the memory bound).
+// deliver itself watches: a subscriber with at least SubscriberBuffer
+// entries waiting for it that takes none for SlowSubscriberGrace has
+// stopped reading and is cut off (a subscriber catching up is slow but
+// takes entries, so it is not mistaken for one that stopped); the
+// caller's key and role, every second; and the hub's shutdown.
 func (s *service) deliver(ctx context.Context, after uint64, redactFor string, stream headsupv1.HubService_SubscribeServer) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	queue := make(chan bus.Message, s.cfg.SubscriberBuffer)
-	var sent atomic.Uint64
-	sent.Store(after)
+	member := ""
+	if c, ok := calltoken.CallerFrom(ctx); ok {
+		member = c.Member.ID
+	}
+	sub := &subscription{stream: stream, redactFor: redactFor, readerErr: make(chan error, 1), metrics: s.metrics.subscriber(member, after)}
+	defer sub.metrics.close()
+	sub.sent.Store(after)
 
-	readerDone := make(chan error, 1)
-	go func() {
-		readerDone <- s.log.Follow(ctx, after, func(m bus.Message) error {
-			select {
-			case queue <- m:
-				return nil
-			default:
-			}
-			grace := time.NewTimer(s.cfg.SlowSubscriberGrace)
-			defer grace.Stop()
-			select {
-			case queue <- m:
-				return nil
-			case <-grace.C:
-				return ErrSlowSubscriber
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-		})
-	}()
 	// The sender may be blocked in Send on a subscriber that stopped
 	// reading. Only the end of this handler unblocks it (gRPC cancels the
 	// stream), so the handler does not wait for the sender; the sender
 	// sends nothing once ctx is done.
 	senderDone := make(chan error, 1)
-	go func() { senderDone <- s.send(ctx, queue, redactFor, stream, &sent) }()
+	go func() { senderDone <- s.send(ctx, sub) }()
 
 	// A caller whose key is revoked or whose role is removed loses its
 	// open stream within a second of the directory saying so.
 	recheck := time.NewTicker(time.Second)
 	defer recheck.Stop()
+	stall := time.NewTicker(max(min(s.cfg.SlowSubscriberGrace/4, time.Second), 10*time.Millisecond))
+	defer stall.Stop()
+	progress, since := after, time.Now()
 	caller, authed := calltoken.CallerFrom(ctx)
 	var err error
-	readerEnded := false
 wait:
 	for {
 		select {
-		case err = <-readerDone:
-			readerEnded = true
+		case err = <-sub.readerErr:
 			break wait
 		case err = <-senderDone:
 			break wait
 		case <-s.stopping:
-			err = fmt.Errorf("%w: resume from your cursor (last sequence sent %d)", ErrShuttingDown, sent.Load())
+			err = fmt.Errorf("%w: resume from your cursor (last sequence sent %d)", ErrShuttingDown, sub.sent.Load())
 			break wait
 		case <-recheck.C:
 			if authed {
@@ -346,19 +389,24 @@ wait:
 					break wait
 				}
 			}
+		case now := <-stall.C:
+			tail := s.feed.tail()
+			if cur := sub.sent.Load(); cur != progress || tail < cur+uint64(s.cfg.SubscriberBuffer) {
+				progress, since = cur, now
+			} else if now.Sub(since) >= s.cfg.SlowSubscriberGrace {
+				err = ErrSlowSubscriber
+				break wait
+			}
 		}
 	}
 	cancel()
-	if !readerEnded {
-		// The reader owns a consumer: it must be gone before we return.
-		<-readerDone
-	}
+	sub.endReaders()
 	if errors.Is(err, ErrSlowSubscriber) {
 		// Read only now: the sender stops at cancel, so this is the last
 		// sequence handed to gRPC, or lower if a Send is still completing
 		// (the subscriber then drops what it gets twice).
-		err = fmt.Errorf("%w: %d entries waiting; last sequence sent %d: resume after it",
-			ErrSlowSubscriber, s.cfg.SubscriberBuffer, sent.Load())
+		err = fmt.Errorf("%w: %d or more entries waiting; last sequence sent %d: resume after it",
+			ErrSlowSubscriber, s.cfg.SubscriberBuffer, sub.sent.Load())
 	}
 	if err == nil {
 		err = ctx.Err()
@@ -386,42 +434,177 @@ func (s *service) stillAllowed(c *calltoken.Caller, audit bool) error {
 	return nil
 }
 
-// send writes queued entries and periodic heartbeats to the stream; it is
-// the only goroutine that calls stream.Send.
-func (s *service) send(ctx context.Context, queue <-chan bus.Message, redactFor string, stream headsupv1.HubService_SubscribeServer, sent *atomic.Uint64) error {
+// send writes entries and periodic heartbeats to the stream; it is the
+// only goroutine that calls stream.Send. It reads from the shared feed
+// while the cursor is in the feed's window, and catches up with its own
+// reader while it is not. The switch-over is at the cursor: the feed
+// continues with the entry after the last one sent, so nothing is
+// skipped, and what the catch-up reader read beyond it is dropped.
+func (s *service) send(ctx context.Context, sub *subscription) error {
 	heartbeat := time.NewTicker(s.cfg.Heartbeat)
 	defer heartbeat.Stop()
 	for {
-		var ev *headsupv1.SubscribeResponse
-		var seq uint64
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case m := <-queue:
-			var err error
-			if ev, err = entryOf(m, redactFor); err != nil {
-				return err
+		err := s.sendFromFeed(ctx, sub, heartbeat.C)
+		if !errors.Is(err, errBehind) {
+			return err
+		}
+		if err := s.catchUp(ctx, sub, heartbeat.C); err != nil {
+			return err
+		}
+	}
+}
+
+// sendFromFeed sends from the shared feed until the cursor falls out of
+// its window (errBehind), the feed fails or ctx is done.
+func (s *service) sendFromFeed(ctx context.Context, sub *subscription, heartbeat <-chan time.Time) error {
+	for {
+		e, wake, err := s.feed.next(sub.sent.Load())
+		if err != nil {
+			return err
+		}
+		if e == nil {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-wake:
+			case <-heartbeat:
+				if err := s.heartbeat(ctx, sub.stream); err != nil {
+					return err
+				}
 			}
-			seq = m.Seq
-		case <-heartbeat.C:
-			_, last, err := s.log.Bounds(ctx)
-			if err != nil {
-				return err
-			}
-			ev = &headsupv1.SubscribeResponse{Event: &headsupv1.SubscribeResponse_Heartbeat{Heartbeat: &headsupv1.Heartbeat{
-				LastSequence: last, Time: timestamppb.New(s.cfg.Now()),
-			}}}
+			continue
+		}
+		msg, err := e.prepared(sub.stream, sub.redactFor)
+		if err != nil {
+			return err
 		}
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if err := stream.Send(ev); err != nil {
+		if err := sub.stream.SendMsg(msg); err != nil {
 			return err
 		}
-		if seq != 0 {
-			sent.Store(seq)
+		sub.markSent(e.msg.Seq)
+		select {
+		case <-heartbeat:
+			if err := s.heartbeat(ctx, sub.stream); err != nil {
+				return err
+			}
+		default:
 		}
 	}
+}
+
+// catchUp sends from a reader of the subscription's own, from the cursor
+// on, until the feed can continue from the cursor (it then returns nil and
+// the reader stops) or the subscription ends. The reader hands entries
+// over through a queue of SubscriberBuffer entries; when it stays full
+// for SlowSubscriberGrace the subscriber is cut off.
+func (s *service) catchUp(ctx context.Context, sub *subscription, heartbeat <-chan time.Time) error {
+	rctx, stop := context.WithCancel(ctx)
+	defer stop()
+	queue := make(chan bus.Message, s.cfg.SubscriberBuffer)
+	after := sub.sent.Load()
+	if !sub.goRead(func() { s.read(rctx, sub, after, queue) }) {
+		return ctx.Err()
+	}
+	for {
+		if s.feed.joinable(sub.sent.Load()) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case m := <-queue:
+			s.queued.Add(-int64(len(m.Body)))
+			if s.feed.joinable(sub.sent.Load()) {
+				return nil
+			}
+			ev, err := entryOf(m, sub.redactFor)
+			if err != nil {
+				return err
+			}
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if err := sub.stream.Send(ev); err != nil {
+				return err
+			}
+			sub.markSent(m.Seq)
+		case <-heartbeat:
+			if err := s.heartbeat(ctx, sub.stream); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// read is a catch-up reader: it follows the log after after into queue
+// until ctx is done; any other end is reported to deliver.
+func (s *service) read(ctx context.Context, sub *subscription, after uint64, queue chan bus.Message) {
+	err := s.log.Follow(ctx, after, func(m bus.Message) error {
+		n := int64(len(m.Body))
+		s.queued.Add(n)
+		select {
+		case queue <- m:
+			return nil
+		default:
+		}
+		grace := time.NewTimer(s.cfg.SlowSubscriberGrace)
+		defer grace.Stop()
+		select {
+		case queue <- m:
+			return nil
+		case <-grace.C:
+			s.queued.Add(-n)
+			return ErrSlowSubscriber
+		case <-ctx.Done():
+			s.queued.Add(-n)
+			return ctx.Err()
+		}
+	})
+	// What the sender did not take is no longer held for it.
+	for drained := false; !drained; {
+		select {
+		case m := <-queue:
+			s.queued.Add(-int64(len(m.Body)))
+		default:
+			drained = true
+		}
+	}
+	if err != nil && ctx.Err() == nil {
+		select {
+		case sub.readerErr <- err:
+		default:
+		}
+	}
+}
+
+// heartbeat sends the log's last sequence and the hub's time.
+func (s *service) heartbeat(ctx context.Context, stream headsupv1.HubService_SubscribeServer) error {
+	_, last, err := s.log.Bounds(ctx)
+	if err != nil {
+		return err
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return stream.Send(&headsupv1.SubscribeResponse{Event: &headsupv1.SubscribeResponse_Heartbeat{Heartbeat: &headsupv1.Heartbeat{
+		LastSequence: last, Time: timestamppb.New(s.cfg.Now()),
+	}}})
+}
+
+// runFeed runs the hub's shared subscription feed until ctx is done.
+func (s *service) runFeed(ctx context.Context) error {
+	s.feed.onEntry = s.metrics.logHead
+	return s.feed.run(ctx, s.log, s.cfg.Logger)
+}
+
+// bufferedBytes is what the hub holds for subscribers: the feed's window
+// and the catch-up queues (gRPC's own buffers and the consumers' are
+// bounded per stream; see fanout.go).
+func (s *service) bufferedBytes() int64 {
+	return s.feed.windowBytes() + s.queued.Load()
 }
 
 // entryOf turns a stored message back into an entry: a directory version
@@ -434,33 +617,54 @@ func (s *service) send(ctx context.Context, queue <-chan bus.Message, redactFor 
 // which the subscriber verifies itself, so that the hub cannot withhold a
 // notice by calling it redacted.
 func entryOf(m bus.Message, redactFor string) (*headsupv1.SubscribeResponse, error) {
+	full, jws, err := decodeEntry(m)
+	if err != nil || redactFor == "" || jws == "" {
+		return full, err
+	}
+	audience, err := audienceOf(m.Seq, jws)
+	if err != nil {
+		return nil, err
+	}
+	if len(audience) > 0 && !slices.Contains(audience, redactFor) {
+		return redactedOf(m, jws), nil
+	}
+	return full, nil
+}
+
+// decodeEntry returns the entry every reader of the whole log sees, and
+// for a notice its JWS (empty for a directory version: it is for every
+// member, the key state each one verifies the entries after it with).
+func decodeEntry(m bus.Message) (*headsupv1.SubscribeResponse, string, error) {
 	if serial, ok := bus.DirectorySerial(m.Subject); ok {
-		// A directory version is for every member: it is the key state
-		// each one verifies the entries after it with.
 		return &headsupv1.SubscribeResponse{Event: &headsupv1.SubscribeResponse_Directory{Directory: &headsupv1.DirectoryEntry{
 			Sequence: m.Seq, StoredAt: timestamppb.New(m.Stored), Serial: serial, SignedDirectory: m.Body,
-		}}}, nil
+		}}}, "", nil
 	}
 	env := &headsupv1.Envelope{}
 	if err := proto.Unmarshal(m.Body, env); err != nil {
-		return nil, fmt.Errorf("%w: sequence %d: stored body is not an envelope: %v", ErrCorruptEntry, m.Seq, err)
-	}
-	if redactFor != "" {
-		// Verified when stored: reading the audience again needs no
-		// second verification.
-		c, err := envelope.PeekClaims(env.GetJws())
-		if err != nil {
-			return nil, fmt.Errorf("%w: sequence %d: %v", ErrCorruptEntry, m.Seq, err)
-		}
-		if len(c.Audience) > 0 && !slices.Contains(c.Audience, redactFor) {
-			return &headsupv1.SubscribeResponse{Event: &headsupv1.SubscribeResponse_Redacted{Redacted: &headsupv1.RedactedEntry{
-				Sequence: m.Seq, StoredAt: timestamppb.New(m.Stored), Jws: env.GetJws(),
-			}}}, nil
-		}
+		return nil, "", fmt.Errorf("%w: sequence %d: stored body is not an envelope: %v", ErrCorruptEntry, m.Seq, err)
 	}
 	return &headsupv1.SubscribeResponse{Event: &headsupv1.SubscribeResponse_Entry{Entry: &headsupv1.Entry{
 		Sequence: m.Seq, StoredAt: timestamppb.New(m.Stored), Envelope: env,
-	}}}, nil
+	}}}, env.GetJws(), nil
+}
+
+// audienceOf returns a stored notice's signed audience (empty: every
+// member). It was verified when stored: reading the audience again needs
+// no second verification.
+func audienceOf(seq uint64, jws string) ([]string, error) {
+	c, err := envelope.PeekClaims(jws)
+	if err != nil {
+		return nil, fmt.Errorf("%w: sequence %d: %v", ErrCorruptEntry, seq, err)
+	}
+	return c.Audience, nil
+}
+
+// redactedOf is a notice as a subscriber outside its audience sees it.
+func redactedOf(m bus.Message, jws string) *headsupv1.SubscribeResponse {
+	return &headsupv1.SubscribeResponse{Event: &headsupv1.SubscribeResponse_Redacted{Redacted: &headsupv1.RedactedEntry{
+		Sequence: m.Seq, StoredAt: timestamppb.New(m.Stored), Jws: jws,
+	}}}
 }
 
 // refused logs a decision: why a call was refused. Client-side mistakes are

@@ -5,6 +5,8 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"errors"
+	"fmt"
+	"math"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -23,9 +25,10 @@ type Index struct {
 	cfg Config
 	d   derived
 
-	owners  []ownerInfo // by owner number; in lexical order of (Owner, Name, Link, Member)
-	rows    []irow      // by row number; sorted by owner, then type, value, source, line
-	sources []string    // interned Row.Source
+	owners  []ownerRef // by owner number; in lexical order of (Owner, Name, Link, Member)
+	rows    []irow     // by row number; sorted by owner, then type, value, source, line
+	text    string     // every owner's strings and row's value, one after the other
+	sources []string   // interned Row.Source
 	valid   map[int32]time.Time
 
 	hosts    multimap[string] // host -> rows
@@ -44,17 +47,41 @@ type Index struct {
 	pfx6     []pent            // IPv6 likewise
 }
 
-// ownerInfo is what rows of one owner share. Interning it keeps a row at a
-// few dozen bytes.
+// ownerInfo is what rows of one owner share.
 type ownerInfo struct{ Owner, Name, Link, Member string }
 
-// irow is a row inside the index: 32 bytes plus its value.
+// ownerRef is an owner as the index keeps it: 20 bytes, its strings in
+// Index.text from start to ends[0] (Owner), ends[1] (Name), ends[2] (Link)
+// and ends[3] (Member). Interning owners keeps a row at 20 bytes plus its
+// value.
+type ownerRef struct {
+	start uint32
+	ends  [4]uint32
+}
+
+// owner returns owner number o's strings.
+func (ix *Index) owner(o int32) ownerInfo {
+	r, t := ix.owners[o], ix.text
+	return ownerInfo{t[r.start:r.ends[0]], t[r.ends[0]:r.ends[1]], t[r.ends[1]:r.ends[2]], t[r.ends[2]:r.ends[3]]}
+}
+
+// irow is a row inside the index: 20 bytes plus its value, which lives in
+// Index.text. One string for all values and owners (the map keys are
+// slices of it too) saves a string header per row and owner, and the
+// rounding of each string to an allocation size class.
 type irow struct {
-	value  string
+	off    uint32 // the value is text[off : off+n]
 	owner  int32
 	source int32
 	line   int32
+	n      uint16 // values are at most maxValueLen bytes
 	typ    typeCode
+}
+
+// value returns row i's value.
+func (ix *Index) value(i int32) string {
+	r := ix.rows[i]
+	return ix.text[r.off : r.off+uint32(r.n)]
 }
 
 // typeCode is a Type in one byte.
@@ -87,6 +114,16 @@ func (mm *multimap[K]) get(k K) []int32 {
 }
 
 func (mm *multimap[K]) span(k K) span { return mm.m[k] }
+
+// getBytes is mm.get(string(b)) without allocating: indexing a
+// map[string] with string(b) does not copy b.
+func getBytes(mm *multimap[string], b []byte) []int32 {
+	s, ok := mm.m[string(b)]
+	if !ok {
+		return nil
+	}
+	return mm.rows[s.off : s.off+s.n]
+}
 
 // multimapBuilder collects (key, row) pairs; rows must be added in
 // ascending row order, which (rows being sorted by owner) keeps each key's
@@ -197,6 +234,7 @@ func Build(rows []Row, cfg Config) (*Index, []*RowError) {
 
 	var errs []*RowError
 	norm := make([]Row, 0, len(rows))
+	total := 0 // bytes of Index.text at most, itself at most math.MaxUint32
 	for _, r := range rows {
 		n, err := NormalizeRow(r, cfg)
 		if err != nil {
@@ -206,6 +244,13 @@ func Build(rows []Row, cfg Config) (*Index, []*RowError) {
 			}
 			continue
 		}
+		size := len(n.Owner) + len(n.Name) + len(n.Link) + len(n.Member) + len(n.Value)
+		if len(n.Value) > maxValueLen || total+size > math.MaxUint32 {
+			errs = append(errs, rowErr(r, "value", r.Value, ErrInvalidValue,
+				fmt.Sprintf("normal form of %d bytes: a value is at most %d bytes, and all rows at most 4 GiB", len(n.Value), maxValueLen)))
+			continue
+		}
+		total += size
 		if n.Type == TypeHashed {
 			if kid := strings.Split(n.Value, ":")[1]; cfg.HashKeys[kid] == nil {
 				errs = append(errs, rowErr(r, "value", r.Value, ErrUnknownKey, "is hashed under key "+strconv.Quote(kid)+", which is not configured (unknown or retired): it can never match"))
@@ -223,6 +268,39 @@ func Build(rows []Row, cfg Config) (*Index, []*RowError) {
 			a.ValidFrom.Compare(b.ValidFrom))
 	})
 	norm = slices.CompactFunc(norm, func(a, b Row) bool { return a == b })
+
+	// Owners and values move into one string, so that the index keeps none
+	// of the caller's strings: the rows keep offsets into it, and the maps
+	// below take their keys from it.
+	var (
+		text strings.Builder
+		offs = make([]uint32, len(norm)) // where each row's value starts
+		last ownerInfo
+		size int
+	)
+	for i, r := range norm {
+		if o := (ownerInfo{r.Owner, r.Name, r.Link, r.Member}); i == 0 || o != last {
+			size += len(o.Owner) + len(o.Name) + len(o.Link) + len(o.Member)
+			last = o
+		}
+		size += len(r.Value)
+	}
+	text.Grow(size) // exactly: the string keeps the builder's capacity
+	for i, r := range norm {
+		if o := (ownerInfo{r.Owner, r.Name, r.Link, r.Member}); len(ix.owners) == 0 || o != last {
+			ref := ownerRef{start: uint32(text.Len())}
+			for k, f := range [4]string{o.Owner, o.Name, o.Link, o.Member} {
+				text.WriteString(f)
+				ref.ends[k] = uint32(text.Len())
+			}
+			ix.owners = append(ix.owners, ref)
+			last = o
+		}
+		offs[i] = uint32(text.Len())
+		text.WriteString(r.Value)
+	}
+	ix.owners = slices.Clip(ix.owners)
+	ix.text = text.String()
 
 	var (
 		sourceNo = map[string]int32{}
@@ -242,20 +320,22 @@ func Build(rows []Row, cfg Config) (*Index, []*RowError) {
 	}
 	ix.rows = make([]irow, len(norm))
 	lastMember := ""
+	owner := int32(-1)
 	for i, r := range norm {
 		row := int32(i)
-		o := ownerInfo{r.Owner, r.Name, r.Link, r.Member}
-		if len(ix.owners) == 0 || ix.owners[len(ix.owners)-1] != o {
-			ix.owners = append(ix.owners, o)
+		if owner < 0 || ix.owner(owner) != (ownerInfo{r.Owner, r.Name, r.Link, r.Member}) {
+			owner++
 			lastMember = ""
 		}
+		r.Value = ix.text[offs[i] : offs[i]+uint32(len(r.Value))]
+		r.Member = ix.owner(owner).Member
 		src, ok := sourceNo[r.Source]
 		if !ok {
 			src = int32(len(ix.sources))
 			sourceNo[r.Source] = src
 			ix.sources = append(ix.sources, r.Source)
 		}
-		ix.rows[i] = irow{value: r.Value, owner: int32(len(ix.owners) - 1), source: src, line: int32(r.Line), typ: codeOf(r.Type)}
+		ix.rows[i] = irow{off: offs[i], n: uint16(len(r.Value)), owner: owner, source: src, line: int32(r.Line), typ: codeOf(r.Type)}
 		if !r.ValidFrom.IsZero() {
 			ix.valid[row] = r.ValidFrom
 		}
@@ -380,10 +460,10 @@ func (ix *Index) Len() int { return len(ix.rows) }
 // row returns row number i as the Row it was built from (normalised).
 func (ix *Index) row(i int32) Row {
 	r := ix.rows[i]
-	o := ix.owners[r.owner]
+	o := ix.owner(r.owner)
 	return Row{
 		Owner: o.Owner, Name: o.Name, Link: o.Link, Member: o.Member,
-		Type: r.typ.Type(), Value: r.value, ValidFrom: ix.valid[i],
+		Type: r.typ.Type(), Value: ix.value(i), ValidFrom: ix.valid[i],
 		Source: ix.sources[r.source], Line: int(r.line),
 	}
 }
@@ -391,6 +471,16 @@ func (ix *Index) row(i int32) Row {
 // orgKey is an organisation name's matching key: the normal form without
 // spaces, so "Epiq-Hosting" and "Epiq Hosting" meet.
 func orgKey(name string) string { return strings.ReplaceAll(name, " ", "") }
+
+// appendOrgKey appends orgKey(name) to b.
+func appendOrgKey(b []byte, name string) []byte {
+	for i := 0; i < len(name); i++ {
+		if name[i] != ' ' {
+			b = append(b, name[i])
+		}
+	}
+	return b
+}
 
 // hashFunc computes HMAC-SHA256 under one key.
 type hashFunc func(in []byte) [sha256.Size]byte

@@ -129,16 +129,21 @@ type cand struct {
 func (ix *Index) MatchEntity(e *headsupv1.Entity, q Query) []Match {
 	var out []Match
 	if m := e.GetMember(); m != "" {
-		out = append(out, ix.finish(ix.memberCands(m), "member:"+m, nil, q)...)
+		if cs := ix.memberCands(nil, m); len(cs) > 0 {
+			out = ix.appendFinished(out, cs, "member:"+m, nil, q)
+		}
 	}
 	for _, id := range e.GetIdentifiers() {
-		out = append(out, ix.MatchIdentifier(id, q)...)
+		out = ix.appendMatches(out, id, q)
 	}
 	// Corroboration: "origin: weak unless an address of the same notice
 	// matches the same customer".
-	addressed := map[string]string{} // owner -> the address that matched it strongly
+	var addressed map[string]string // owner -> the address that matched it strongly
 	for _, m := range out {
 		if m.Owner != "" && m.Strength == Strong && (m.Rule == RulePrefixCovers || m.Rule == RulePrefixWithin) {
+			if addressed == nil {
+				addressed = map[string]string{}
+			}
 			if _, ok := addressed[m.Owner]; !ok {
 				addressed[m.Owner] = m.Identifier
 			}
@@ -158,70 +163,120 @@ func (ix *Index) MatchEntity(e *headsupv1.Entity, q Query) []Match {
 // notice.Validate guarantees; a value in another form matches nothing it
 // would not match in normal form, or nothing at all). An origin ASN is weak
 // here: only MatchEntity sees the addresses that corroborate it.
+//
+// A miss allocates nothing: the keys are probed as they are (or built in
+// a buffer on the stack), and the identifier's "type:value" name is
+// written only for a match.
 func (ix *Index) MatchIdentifier(id *headsupv1.Identifier, q Query) []Match {
+	return ix.appendMatches(nil, id, q)
+}
+
+// appendMatches appends id's matches (MatchIdentifier) to out.
+func (ix *Index) appendMatches(out []Match, id *headsupv1.Identifier, q Query) []Match {
 	var (
-		cs    []cand
-		ident string
+		csBuf [4]cand // most identifiers match a few rows at most
+		cs    = csBuf[:0]
+		buf   [96]byte // keys that differ from the notice's value are built here
 	)
 	switch x := id.GetValue().(type) {
 	case *headsupv1.Identifier_Host:
-		ident = "host:" + x.Host
-		cs = ix.hostCands(x.Host)
-		cs = append(cs, ix.plainHashedCands("host", x.Host)...)
+		cs = ix.hostCands(cs, x.Host)
+		if ix.rawHash {
+			cs = ix.plainHashedCands(cs, "host", x.Host)
+		}
 	case *headsupv1.Identifier_Address:
-		p, err := netip.ParsePrefix(x.Address.GetPrefix())
-		if err != nil {
-			return nil
+		p, ok := identPrefix(x.Address)
+		if !ok {
+			return out
 		}
-		if p.Addr().Is4In6() {
-			p = netip.PrefixFrom(p.Addr().Unmap(), max(p.Bits()-96, 0))
+		cs = ix.prefixCands(cs, p)
+		if ix.rawHash {
+			cs = ix.plainHashedCands(cs, "address", notice.PrefixString(p))
 		}
-		p = p.Masked()
-		ident = "address:" + notice.PrefixString(p)
-		cs = ix.prefixCands(p)
-		cs = append(cs, ix.plainHashedCands("address", notice.PrefixString(p))...)
 	case *headsupv1.Identifier_Asn:
 		if x.Asn == nil {
-			return nil
+			return out
 		}
-		ident = "asn:" + asnString(x.Asn.Number)
-		cs = ix.asnCands(x.Asn.Number, x.Asn.Role)
+		cs = ix.asnCands(cs, x.Asn.Number, x.Asn.Role)
 	case *headsupv1.Identifier_Email:
-		ident = "email:" + x.Email
-		cs = ix.emailCands(x.Email)
-		cs = append(cs, ix.plainHashedCands("email", x.Email)...)
+		cs = ix.emailCands(cs, x.Email)
+		if ix.rawHash {
+			cs = ix.plainHashedCands(cs, "email", x.Email)
+		}
 	case *headsupv1.Identifier_Organisation:
-		ident = "organisation:" + x.Organisation
-		for _, r := range ix.orgs.get(orgKey(x.Organisation)) {
+		for _, r := range getBytes(&ix.orgs, appendOrgKey(buf[:0], x.Organisation)) {
 			cs = append(cs, cand{row: r, rule: RuleOrganisation, strength: Weak})
 		}
-		cs = append(cs, ix.plainHashedCands("organisation", x.Organisation)...)
+		if ix.rawHash {
+			cs = ix.plainHashedCands(cs, "organisation", x.Organisation)
+		}
 	case *headsupv1.Identifier_Registration:
 		r := x.Registration
-		s := registrationString(r.GetScheme(), r.GetValue(), r.GetCountry())
-		if s == "" {
-			return nil
+		k := appendRegistration(buf[:0], r.GetScheme(), r.GetValue(), r.GetCountry())
+		if len(k) == 0 {
+			return out
 		}
-		ident = "registration:" + s
-		for _, row := range ix.regs.get(s) {
+		for _, row := range getBytes(&ix.regs, k) {
 			cs = append(cs, cand{row: row, rule: RuleRegistration, strength: Strong})
 		}
-		cs = append(cs, ix.plainHashedCands("registration", s)...)
+		if ix.rawHash {
+			cs = ix.plainHashedCands(cs, "registration", string(k))
+		}
 	case *headsupv1.Identifier_Hashed:
-		ident = "hashed:" + x.Hashed
-		cs = ix.hashedCands(x.Hashed)
+		cs = ix.hashedCands(cs, x.Hashed)
 	default:
-		return nil
+		return out
 	}
-	return ix.finish(cs, ident, id, q)
+	if len(cs) == 0 {
+		return out
+	}
+	return ix.appendFinished(out, cs, identName(id), id, q)
 }
 
-// finish applies the observation rules and the issuer filter, keeps one
-// match per owner (the best; the others become its context), orders the
-// matches and caps them.
-func (ix *Index) finish(cs []cand, ident string, id *headsupv1.Identifier, q Query) []Match {
+// identPrefix is an address identifier's prefix, masked, with an
+// IPv4-mapped IPv6 prefix read as IPv4.
+func identPrefix(a *headsupv1.Address) (netip.Prefix, bool) {
+	p, err := netip.ParsePrefix(a.GetPrefix())
+	if err != nil {
+		return netip.Prefix{}, false
+	}
+	if p.Addr().Is4In6() {
+		p = netip.PrefixFrom(p.Addr().Unmap(), max(p.Bits()-96, 0))
+	}
+	return p.Masked(), true
+}
+
+// identName is the identifier as a Match names it, in normal form with its
+// type: "host:cdn.chanboard.example", "address:203.0.113.0/24",
+// "asn:AS64500", …
+func identName(id *headsupv1.Identifier) string {
+	switch x := id.GetValue().(type) {
+	case *headsupv1.Identifier_Host:
+		return "host:" + x.Host
+	case *headsupv1.Identifier_Address:
+		p, _ := identPrefix(x.Address)
+		return "address:" + notice.PrefixString(p)
+	case *headsupv1.Identifier_Asn:
+		return "asn:" + asnString(x.Asn.GetNumber())
+	case *headsupv1.Identifier_Email:
+		return "email:" + x.Email
+	case *headsupv1.Identifier_Organisation:
+		return "organisation:" + x.Organisation
+	case *headsupv1.Identifier_Registration:
+		r := x.Registration
+		return "registration:" + registrationString(r.GetScheme(), r.GetValue(), r.GetCountry())
+	case *headsupv1.Identifier_Hashed:
+		return "hashed:" + x.Hashed
+	}
+	return ""
+}
+
+// appendFinished applies the observation rules and the issuer filter,
+// keeps one match per owner (the best; the others become its context),
+// orders the matches, caps them and appends them to out.
+func (ix *Index) appendFinished(out []Match, cs []cand, ident string, id *headsupv1.Identifier, q Query) []Match {
 	if len(cs) == 0 {
-		return nil
+		return out
 	}
 	now := q.Now
 	if now.IsZero() {
@@ -248,7 +303,8 @@ func (ix *Index) finish(cs []cand, ident string, id *headsupv1.Identifier, q Que
 		}
 	}
 
-	ms := make([]Match, 0, len(cs))
+	start := len(out)
+	ms := slices.Grow(out, len(cs))
 	var (
 		best  map[int32]int // owner -> index in ms; made when a second candidate comes
 		extra map[int32][]string
@@ -259,7 +315,7 @@ func (ix *Index) finish(cs []cand, ident string, id *headsupv1.Identifier, q Que
 			continue
 		}
 		r := ix.rows[c.row]
-		o := ix.owners[r.owner]
+		o := ix.owner(r.owner)
 		if q.Issuer != "" && o.Member == q.Issuer {
 			continue
 		}
@@ -298,7 +354,7 @@ func (ix *Index) finish(cs []cand, ident string, id *headsupv1.Identifier, q Que
 		i := best[o]
 		ms[i].Context = appendBounded(slices.Clip(ms[i].Context), more)
 	}
-	slices.SortFunc(ms, func(a, b Match) int {
+	slices.SortFunc(ms[start:], func(a, b Match) int {
 		return cmp.Or(
 			-cmp.Compare(a.Strength, b.Strength),
 			compareBool(a.Owner == "", b.Owner == ""), // summaries last
@@ -306,12 +362,13 @@ func (ix *Index) finish(cs []cand, ident string, id *headsupv1.Identifier, q Que
 			cmp.Compare(rank(a.Rule), rank(b.Rule)),
 			cmp.Compare(a.Row.Source, b.Row.Source), cmp.Compare(a.Row.Line, b.Row.Line))
 	})
-	if limit := ix.cfg.MaxMatchesPerIdentifier; len(ms) > limit {
-		left := ms[limit:]
-		ms = ms[:limit:limit]
+	if limit := ix.cfg.MaxMatchesPerIdentifier; len(ms)-start > limit {
+		left := len(ms) - start - limit
+		clear(ms[start+limit:])
+		ms = ms[:start+limit]
 		s := Match{Identifier: ident, Rule: RuleTooMany, Strength: Weak, ObservedAt: observed,
-			Customers: len(left),
-			Context:   []string{fmt.Sprintf("%d more matches left out (at most %d per identifier)", len(left), limit)}}
+			Customers: left,
+			Context:   []string{fmt.Sprintf("%d more matches left out (at most %d per identifier)", left, limit)}}
 		ms = append(ms, s)
 	}
 	return ms
@@ -366,8 +423,7 @@ func age(d time.Duration) string {
 // rows under D are siblings (weak). When more than BroadPrefixMaxCustomers
 // customers hold names under D, D is a platform in all but name: one weak
 // broad summary replaces the per-customer domain matches.
-func (ix *Index) hostCands(h string) []cand {
-	var cs []cand
+func (ix *Index) hostCands(cs []cand, h string) []cand {
 	var exact map[int32]bool // reading a nil map is fine
 	for _, r := range ix.hosts.get(h) {
 		cs = append(cs, cand{row: r, rule: RuleSameHost, strength: Strong})
@@ -376,7 +432,7 @@ func (ix *Index) hostCands(h string) []cand {
 		}
 		exact[ix.rows[r].owner] = true
 	}
-	if ix.d.shared.covers(h) {
+	if ix.d.shared.covers(h) || !ix.domainUnder(h) {
 		return cs
 	}
 	d, err := notice.RegistrableDomain(h)
@@ -423,9 +479,25 @@ func (ix *Index) hostCands(h string) []cand {
 	return cs
 }
 
+// domainUnder reports whether some suffix of h of two labels or more (its
+// registrable domain is one) holds customer names. Most hosts are
+// nobody's: this answers them with a map probe or two, before the public
+// suffix list is consulted.
+func (ix *Index) domainUnder(h string) bool {
+	for s := h; ; {
+		i := strings.IndexByte(s, '.')
+		if i < 0 {
+			return false // a single label is never a registrable domain
+		}
+		if ix.domains.span(s).n > 0 {
+			return true
+		}
+		s = s[i+1:]
+	}
+}
+
 // prefixCands applies the prefix rules.
-func (ix *Index) prefixCands(p netip.Prefix) []cand {
-	var cs []cand
+func (ix *Index) prefixCands(cs []cand, p netip.Prefix) []cand {
 	// The customer's prefix contains the notice's: the longest covering
 	// prefix matches; shorter ones are context.
 	var (
@@ -433,13 +505,17 @@ func (ix *Index) prefixCands(p netip.Prefix) []cand {
 		lsp     span
 		chain   []string
 	)
-	for q, sp := range ix.prefixes.Supernets(p) {
-		if !longest.IsValid() {
-			longest, lsp = q, sp
-			continue
-		}
-		if len(chain) < maxContext {
-			chain = append(chain, ix.prefixContext(q, sp))
+	// Most addresses are nobody's: one longest-match probe decides that
+	// before the walk over every covering prefix.
+	if _, _, covered := ix.prefixes.LookupPrefixLPM(p); covered {
+		for q, sp := range ix.prefixes.Supernets(p) {
+			if !longest.IsValid() {
+				longest, lsp = q, sp
+				continue
+			}
+			if len(chain) < maxContext {
+				chain = append(chain, ix.prefixContext(q, sp))
+			}
 		}
 	}
 	ents := ix.pfx6
@@ -458,7 +534,11 @@ func (ix *Index) prefixCands(p netip.Prefix) []cand {
 	}
 
 	// The notice's prefix contains the customers': entries strictly inside
-	// p are contiguous in (address, length) order.
+	// p are contiguous in (address, length) order. A single address has
+	// nothing inside it.
+	if p.IsSingleIP() {
+		return cs
+	}
 	phi, plo := addrBits(p.Addr())
 	lhi, llo := lastBits(p)
 	pb := uint8(p.Bits())
@@ -502,7 +582,7 @@ func (ix *Index) prefixCands(p netip.Prefix) []cand {
 	if len(owners) <= limit {
 		names := make([]string, 0, len(owners))
 		for o := range owners {
-			names = append(names, "customer "+ix.owners[o].Owner)
+			names = append(names, "customer "+ix.owner(o).Owner)
 		}
 		slices.Sort(names)
 		c.context = append(c.context, names...)
@@ -525,7 +605,7 @@ func (ix *Index) prefixContext(q netip.Prefix, sp span) string {
 				names = append(names, fmt.Sprintf("and %d more", int(sp.owners)-3))
 				break
 			}
-			names = append(names, ix.owners[o].Owner)
+			names = append(names, ix.owner(o).Owner)
 		}
 	}
 	return fmt.Sprintf("also inside %s of customer %s", q, strings.Join(names, ", "))
@@ -534,8 +614,7 @@ func (ix *Index) prefixContext(q netip.Prefix, sp span) string {
 // asnCands applies the ASN rules: holder equal is strong; origin is weak
 // (MatchEntity makes it strong when an address corroborates it) and never
 // on this provider's, a member's or a transit ASN.
-func (ix *Index) asnCands(n uint32, role headsupv1.AsnRole) []cand {
-	var cs []cand
+func (ix *Index) asnCands(cs []cand, n uint32, role headsupv1.AsnRole) []cand {
 	switch role {
 	case headsupv1.AsnRole_ASN_ROLE_HOLDER:
 		for _, r := range ix.asns.get(n) {
@@ -543,7 +622,7 @@ func (ix *Index) asnCands(n uint32, role headsupv1.AsnRole) []cand {
 		}
 	case headsupv1.AsnRole_ASN_ROLE_ORIGIN:
 		if _, never := ix.d.noOrigin[n]; never {
-			return nil
+			return cs
 		}
 		for _, r := range ix.asns.get(n) {
 			cs = append(cs, cand{row: r, rule: RuleASNOrigin, strength: Weak})
@@ -555,8 +634,7 @@ func (ix *Index) asnCands(n uint32, role headsupv1.AsnRole) []cand {
 // emailCands applies the e-mail rules: the same address is strong; the
 // same domain weak, never a mailbox provider's or an own domain (Build
 // leaves those out of the domain map).
-func (ix *Index) emailCands(e string) []cand {
-	var cs []cand
+func (ix *Index) emailCands(cs []cand, e string) []cand {
 	var exact map[int32]bool
 	for _, r := range ix.emails.get(e) {
 		cs = append(cs, cand{row: r, rule: RuleEmailAddress, strength: Strong})
@@ -578,8 +656,7 @@ func (ix *Index) emailCands(e string) []cand {
 }
 
 // memberCands matches a member id.
-func (ix *Index) memberCands(m string) []cand {
-	var cs []cand
+func (ix *Index) memberCands(cs []cand, m string) []cand {
 	for _, r := range ix.members.get(m) {
 		cs = append(cs, cand{row: r, rule: RuleMember, strength: Strong})
 	}
@@ -588,13 +665,12 @@ func (ix *Index) memberCands(m string) []cand {
 
 // hashedCands matches a hashed identifier: equal under a configured key,
 // strong, except phone numbers (weak: a shared or recycled number).
-func (ix *Index) hashedCands(h string) []cand {
+func (ix *Index) hashedCands(cs []cand, h string) []cand {
 	k, ok := ix.parseHashed(h)
 	if !ok {
-		return nil
+		return cs
 	}
 	s := hashedStrength(strings.Split(h, ":")[2])
-	var cs []cand
 	for _, r := range ix.hashes.get(k) {
 		cs = append(cs, cand{row: r, rule: RuleHashed, strength: s})
 	}
@@ -613,11 +689,10 @@ func hashedStrength(typ string) Strength {
 
 // plainHashedCands hashes a plain notice value under every configured key
 // to meet rows that hold only its hash.
-func (ix *Index) plainHashedCands(typ, v string) []cand {
+func (ix *Index) plainHashedCands(cs []cand, typ, v string) []cand {
 	if !ix.rawHash {
-		return nil
+		return cs
 	}
-	var cs []cand
 	in := notice.HashInput(typ, v)
 	for k, id := range ix.d.keyIDs {
 		for _, r := range ix.hashes.get(hashKey{key: uint16(k), sum: newHashFunc(ix.cfg.HashKeys[id])(in)}) {

@@ -1,6 +1,7 @@
 package match
 
 import (
+	"strings"
 	"testing"
 
 	headsupv1 "github.com/headsup-dev/headsup/api/headsup/v1"
@@ -32,6 +33,49 @@ func BenchmarkMatchByType(b *testing.B) {
 			i := 0
 			for b.Loop() {
 				ix.MatchIdentifier(probes[i%len(probes)], q)
+				i++
+			}
+		})
+	}
+}
+
+// BenchmarkMatchMiss is MatchIdentifier over a 100k index with misses
+// only, one sub-benchmark per identifier type: most identifiers of most
+// notices match no customer, and a miss should cost the probes and
+// allocate nothing.
+func BenchmarkMatchMiss(b *testing.B) {
+	const n = 100_000
+	raw := make([]Row, n)
+	for i := range raw {
+		raw[i] = benchRow(i)
+	}
+	ix, errs := Build(raw, Config{})
+	if len(errs) > 0 {
+		b.Fatal(errs[0])
+	}
+	for _, typ := range []Type{TypeHost, TypePrefix, TypeASN, TypeEmail, TypeOrganisation, TypeRegistration} {
+		var probes []*headsupv1.Identifier
+		for i := 0; len(probes) < 1024 && i < n; i++ {
+			r := ix.row(int32(i))
+			if r.Type != typ {
+				continue
+			}
+			if typ == TypeEmail {
+				// probeOf's miss keeps the domain, which matches weakly.
+				r.Value = strings.Replace(r.Value, "customer-", "nobody-", 1)
+				probes = append(probes, probeOf(r, true))
+				continue
+			}
+			probes = append(probes, probeOf(r, false))
+		}
+		b.Run(string(typ), func(b *testing.B) {
+			q := Query{Now: now}
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				if ms := ix.MatchIdentifier(probes[i%len(probes)], q); len(ms) > 0 {
+					b.Fatalf("a miss matched: %v", ms)
+				}
 				i++
 			}
 		})

@@ -213,17 +213,23 @@ func normalRegistration(s string) (string, error) {
 // registrationString writes a registration (in normal form) as rows and
 // Match.Identifier spell it.
 func registrationString(sc headsupv1.RegistrationScheme, value, country string) string {
+	return string(appendRegistration(nil, sc, value, country))
+}
+
+// appendRegistration appends registrationString's form to b; nothing for
+// an unknown scheme.
+func appendRegistration(b []byte, sc headsupv1.RegistrationScheme, value, country string) []byte {
 	switch sc {
 	case headsupv1.RegistrationScheme_REGISTRATION_SCHEME_LEI:
-		return "lei:" + value
+		return append(append(b, "lei:"...), value...)
 	case headsupv1.RegistrationScheme_REGISTRATION_SCHEME_COMPANY_NUMBER:
-		return "company:" + country + ":" + value
+		return append(append(append(append(b, "company:"...), country...), ':'), value...)
 	case headsupv1.RegistrationScheme_REGISTRATION_SCHEME_VAT:
-		return "vat:" + value
+		return append(append(b, "vat:"...), value...)
 	case headsupv1.RegistrationScheme_REGISTRATION_SCHEME_RIR_ORG:
-		return "rir:" + value
+		return append(append(b, "rir:"...), value...)
 	}
-	return ""
+	return b
 }
 
 const (
