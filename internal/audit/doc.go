@@ -65,7 +65,11 @@
 // between the last good checkpoint and the first bad one, narrowed, when
 // the auditor's state is at that size, to the first of its subtrees the
 // history no longer matches. Each Failure wraps one of the sentinel
-// errors below, so callers branch with errors.Is. On success the state
+// errors below, so callers branch with errors.Is. Envelopes are verified
+// on every core, each under the directory version logged before it, while
+// a bounded window of entries is read ahead; every order-dependent check
+// runs on one goroutine in log order, so the failure reported is the
+// first in the log whatever was verified first. On success the state
 // file, when configured, is replaced atomically by the largest checkpoint
 // verified.
 //

@@ -102,6 +102,7 @@ type HubSource struct {
 	logID  string
 
 	stream      headsupv1.LogService_ReplayClient
+	cancel      context.CancelFunc // ends stream
 	checkpoints [][]byte
 	last        uint64 // the last sequence the replay announced
 	got         uint64 // the last sequence received
@@ -123,12 +124,18 @@ func (h *HubSource) Start(ctx context.Context) (Start, error) {
 	if latest != nil {
 		h.checkpoints = append(h.checkpoints, latest)
 	}
-	stream, err := h.client.Replay(ctx, &headsupv1.ReplayRequest{LogId: h.logID})
+	// The stream lives on Start's context; Next may also end it early,
+	// so that a reader told to stop is not left waiting on the hub.
+	sctx, cancel := context.WithCancel(ctx)
+	stream, err := h.client.Replay(sctx, &headsupv1.ReplayRequest{LogId: h.logID})
 	if err != nil {
+		cancel()
 		return Start{}, fmt.Errorf("replay: %w", err)
 	}
+	h.cancel = cancel
 	first, err := stream.Recv()
 	if status.Code(err) == codes.OutOfRange {
+		cancel()
 		// Asked for everything (after sequence 0), the hub says its
 		// stream no longer starts at 1: the entries before its first
 		// are gone from the log.
@@ -136,10 +143,12 @@ func (h *HubSource) Start(ctx context.Context) (Start, error) {
 			Reason: "the hub no longer holds sequence 1 (entries removed from its stream; verify with an earlier export holding them)"}
 	}
 	if err != nil {
+		cancel()
 		return Start{}, fmt.Errorf("replay: %w", err)
 	}
 	s := first.GetStart()
 	if s == nil {
+		cancel()
 		return Start{}, fmt.Errorf("replay: first event is %T, want start", first.GetEvent())
 	}
 	h.stream, h.last = stream, s.GetLastSequence()
@@ -178,13 +187,18 @@ func (h *HubSource) Checkpoint(ctx context.Context, size uint64) ([]byte, error)
 	return resp.GetCheckpoint(), nil
 }
 
-// Next implements Source.
-func (h *HubSource) Next(context.Context) (*Entry, error) {
+// Next implements Source. Cancelling ctx ends the replay: later calls
+// fail.
+func (h *HubSource) Next(ctx context.Context) (*Entry, error) {
 	if h.stream == nil {
 		return nil, errors.New("replay: Next before Start")
 	}
+	if ctx.Done() != nil {
+		defer context.AfterFunc(ctx, h.cancel)()
+	}
 	resp, err := h.stream.Recv()
 	if err == io.EOF {
+		h.cancel()
 		return nil, io.EOF
 	}
 	if status.Code(err) == codes.DataLoss {

@@ -261,6 +261,13 @@ func (v *verifier) finishReport() {
 	}
 }
 
+func serialOf(d *directory.Directory) uint64 {
+	if d == nil {
+		return 0
+	}
+	return d.Serial
+}
+
 func sortedKeys(m map[string]bool) []string {
 	out := make([]string, 0, len(m))
 	for k := range m {
@@ -311,6 +318,10 @@ func (v *verifier) run(ctx context.Context, src Source) error {
 		return err
 	}
 
+	// Signatures and digests are checked ahead, on every core; what
+	// depends on order is checked below, one entry at a time, in order.
+	p := startPipeline(ctx, entries, v.cfg.GovernanceVerifierKey)
+	defer p.stop()
 	var seq uint64
 	for {
 		if seq%1024 == 0 {
@@ -318,7 +329,7 @@ func (v *verifier) run(ctx context.Context, src Source) error {
 				return err
 			}
 		}
-		e, err := entries.Next(ctx)
+		j, err := p.next(ctx)
 		if err == io.EOF {
 			break
 		}
@@ -328,6 +339,7 @@ func (v *verifier) run(ctx context.Context, src Source) error {
 		if err != nil {
 			return fmt.Errorf("source: after sequence %d: %w", seq, err)
 		}
+		e := j.e
 		if e.Sequence != seq+1 {
 			if e.Sequence > seq+1 {
 				f := failRange(seq+1, e.Sequence-1, ErrGap, "entry %d follows %d: %d missing (deleted or purged)", e.Sequence, seq, e.Sequence-seq-1)
@@ -337,7 +349,7 @@ func (v *verifier) run(ctx context.Context, src Source) error {
 			return failAt(e.Sequence, ErrGap, nil, "entry %d follows %d (repeated or out of order)", e.Sequence, seq)
 		}
 		seq = e.Sequence
-		if err := v.entry(e); err != nil {
+		if err := v.entry(j); err != nil {
 			return err
 		}
 		if err := v.checkpointsAt(seq); err != nil {
@@ -487,9 +499,16 @@ func CheckpointSize(n []byte) (uint64, error) {
 }
 
 // entry checks one entry (its sequence already checked) and adds it to
-// the tree.
-func (v *verifier) entry(e *Entry) error {
+// the tree. The pipeline has verified its envelope, or opened its
+// directory, under the key state at its position.
+func (v *verifier) entry(j *job) error {
+	e := j.e
 	seq := e.Sequence
+	if j.dir != v.cur {
+		// The reader's key state runs ahead of this one only past a
+		// directory these checks refused, where they stopped.
+		return fmt.Errorf("sequence %d: verified under directory serial %d, in force is %d (a bug in the pipeline)", seq, serialOf(j.dir), serialOf(v.cur))
+	}
 	rec, err := e.record()
 	if err != nil {
 		return failAt(seq, ErrEntry, nil, "%v", err)
@@ -513,7 +532,7 @@ func (v *verifier) entry(e *Entry) error {
 	v.rep.Entries++
 
 	if e.Directory != nil {
-		return v.directory(e)
+		return v.directory(e, j.opened, j.openErr)
 	}
 	if v.cur == nil {
 		return failAt(seq, ErrNoDirectory, nil, "a notice before the first directory entry: no key can verify it")
@@ -521,18 +540,17 @@ func (v *verifier) entry(e *Entry) error {
 	var claims *envelope.Claims
 	var key *directory.Key
 	if e.Envelope != nil {
-		ok, err := envelope.Verify(e.Envelope, v.cur, e.StoredAt)
-		if err != nil {
+		if err := j.checkErr; err != nil {
 			return failAt(seq, ErrEntry, err, "notice (directory serial %d, log time %s)", v.cur.Serial, e.StoredAt.UTC().Format(time.RFC3339))
 		}
-		claims, key = &ok.Claims, ok.Key
+		claims, key = j.claims, j.key
 		v.rep.Notices++
 	} else {
-		c, _, k, err := envelope.VerifyJWS(e.RedactedJWS, v.cur, e.StoredAt)
-		if err != nil {
+		if err := j.checkErr; err != nil {
 			return failAt(seq, ErrEntry, err, "redacted notice (directory serial %d, log time %s)", v.cur.Serial, e.StoredAt.UTC().Format(time.RFC3339))
 		}
-		claims, key = c, k
+		c := j.claims
+		claims, key = c, j.key
 		v.rep.Redacted++
 		// A notice addressed to every member is never redacted: a hub
 		// that sends only its JWS withholds it (DESIGN.md, "Access").
@@ -590,11 +608,11 @@ func (v *verifier) reference(seq uint64, c *envelope.Claims) error {
 	return nil
 }
 
-// directory checks a directory entry and makes it the key state for what
-// follows.
-func (v *verifier) directory(e *Entry) error {
+// directory checks a directory entry, d being its version as
+// directory.Open read it (err its failure), and makes it the key state for
+// what follows.
+func (v *verifier) directory(e *Entry, d *directory.Directory, err error) error {
 	seq := e.Sequence
-	d, err := directory.Open(e.Directory.Signed, v.cfg.GovernanceVerifierKey)
 	if err != nil {
 		return failAt(seq, ErrDirectory, err, "directory serial %d does not verify under the pinned governance key", e.Directory.Serial)
 	}

@@ -47,7 +47,7 @@ func Split(token string) (*Compact, error) {
 	p := jwt.NewParser(jwt.WithStrictDecoding())
 	var dec [3][]byte
 	for i, name := range []string{"header", "claims", "signature"} {
-		if j := strings.IndexFunc(parts[i], NotBase64URL); j >= 0 {
+		if j := notBase64URLAt(parts[i]); j >= 0 {
 			return nil, fmt.Errorf("%s: byte %d is not in the base64url alphabet", name, j)
 		}
 		b, err := p.DecodeSegment(parts[i])
@@ -72,9 +72,40 @@ func NotBase64URL(r rune) bool {
 	return !(r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '_')
 }
 
+// notBase64URLAt is strings.IndexFunc(s, NotBase64URL) byte by byte: the
+// first byte of a rune outside the alphabet (every byte of one is) is
+// where IndexFunc would stop.
+func notBase64URLAt(s string) int {
+	for i := 0; i < len(s); i++ {
+		if NotBase64URL(rune(s[i])) {
+			return i
+		}
+	}
+	return -1
+}
+
 // DecodeObject parses one JSON object strictly and returns its top-level
 // members with their raw values.
+//
+// It runs on every envelope a hub, an agent or an auditor verifies, so the
+// common case takes a fast path: encoding/json's own scanner checks the
+// syntax (json.Valid, no allocation), then one walk over the bytes, known
+// valid, checks names and depth and slices out the members. Whatever the
+// fast path does not accept is decoded again by decodeObjectSlowly, the
+// token-by-token reference, so every refusal and its message come from
+// one place; the fast path only ever accepts what the reference accepts,
+// with the same members (FuzzDecodeObject checks both).
 func DecodeObject(b []byte) (map[string]json.RawMessage, error) {
+	if m, ok := decodeObjectFast(b); ok {
+		return m, nil
+	}
+	return decodeObjectSlowly(b)
+}
+
+// decodeObjectSlowly is DecodeObject's reference: encoding/json's
+// tokenizer, then json.Unmarshal once the object is known to have no
+// duplicate names.
+func decodeObjectSlowly(b []byte) (map[string]json.RawMessage, error) {
 	if !utf8.Valid(b) {
 		return nil, errors.New("not valid UTF-8")
 	}
@@ -156,6 +187,169 @@ func scanValue(dec *json.Decoder, depth int) error {
 	return fmt.Errorf("not JSON: unexpected %v", d)
 }
 
+// decodeObjectFast accepts b only when it is valid UTF-8 and valid JSON
+// (encoding/json's scanner), an object, with no name twice in any object
+// (names compared decoded, as the reference does) and nesting within
+// maxDepth; it returns the top-level members, each value the bytes of
+// its JSON text (sliced from b, capacity capped so no append reaches into
+// b). ok false says nothing about why: the reference finds that out.
+func decodeObjectFast(b []byte) (m map[string]json.RawMessage, ok bool) {
+	if !utf8.Valid(b) || !json.Valid(b) {
+		return nil, false
+	}
+	w := walker{b: b}
+	w.space()
+	if w.i >= len(b) || b[w.i] != '{' {
+		return nil, false
+	}
+	m = map[string]json.RawMessage{}
+	if !w.object(1, m) {
+		return nil, false
+	}
+	return m, true
+}
+
+// walker reads JSON already checked by json.Valid: it need not recheck
+// the syntax, only find where each string and value ends.
+type walker struct {
+	b []byte
+	i int
+}
+
+func (w *walker) space() {
+	for w.i < len(w.b) {
+		switch w.b[w.i] {
+		case ' ', '\t', '\n', '\r':
+			w.i++
+		default:
+			return
+		}
+	}
+}
+
+// object reads the object at w.i ('{'), whose members are at depth
+// (scanObject's numbering); with top set, it records them in top.
+func (w *walker) object(depth int, top map[string]json.RawMessage) bool {
+	w.i++ // '{'
+	var seen map[string]bool
+	if top == nil {
+		seen = map[string]bool{}
+	}
+	w.space()
+	if w.b[w.i] == '}' {
+		w.i++
+		return true
+	}
+	for {
+		w.space()
+		name, ok := w.name()
+		if !ok {
+			return false
+		}
+		w.space()
+		w.i++ // ':'
+		w.space()
+		start := w.i
+		if !w.value(depth) {
+			return false
+		}
+		if top != nil {
+			if _, dup := top[name]; dup {
+				return false
+			}
+			top[name] = json.RawMessage(w.b[start:w.i:w.i])
+		} else {
+			if seen[name] {
+				return false
+			}
+			seen[name] = true
+		}
+		w.space()
+		c := w.b[w.i]
+		w.i++ // ',' or '}'
+		if c == '}' {
+			return true
+		}
+	}
+}
+
+// name reads a member name, decoded as the reference decodes it.
+func (w *walker) name() (string, bool) {
+	start := w.i
+	escaped := w.str()
+	raw := w.b[start:w.i]
+	if !escaped {
+		return string(raw[1 : len(raw)-1]), true
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return "", false
+	}
+	return s, true
+}
+
+// str skips the string at w.i and says whether it holds an escape.
+func (w *walker) str() (escaped bool) {
+	w.i++ // '"'
+	for {
+		switch w.b[w.i] {
+		case '"':
+			w.i++
+			return escaped
+		case '\\':
+			escaped = true
+			w.i += 2
+		default:
+			w.i++
+		}
+	}
+}
+
+// value skips the value at w.i, as scanValue at depth would read it.
+func (w *walker) value(depth int) bool {
+	switch w.b[w.i] {
+	case '{':
+		if depth >= maxDepth {
+			return false
+		}
+		return w.object(depth+1, nil)
+	case '[':
+		if depth >= maxDepth {
+			return false
+		}
+		w.i++
+		w.space()
+		if w.b[w.i] == ']' {
+			w.i++
+			return true
+		}
+		for {
+			w.space()
+			if !w.value(depth + 1) {
+				return false
+			}
+			w.space()
+			c := w.b[w.i]
+			w.i++ // ',' or ']'
+			if c == ']' {
+				return true
+			}
+		}
+	case '"':
+		w.str()
+		return true
+	}
+	// A number, true, false or null: up to the next delimiter.
+	for w.i < len(w.b) {
+		switch w.b[w.i] {
+		case ',', '}', ']', ' ', '\t', '\n', '\r':
+			return true
+		}
+		w.i++
+	}
+	return true
+}
+
 // String decodes a JSON string; null, arrays and other types are refused
 // (encoding/json would turn null into "" silently, and golang-jwt would
 // take an array for aud).
@@ -163,11 +357,34 @@ func String(v json.RawMessage) (string, error) {
 	if len(v) == 0 || v[0] != '"' {
 		return "", fmt.Errorf("%s is not a JSON string", Abbreviate(v))
 	}
+	if s, ok := plainString(v); ok {
+		return s, nil
+	}
 	var s string
 	if err := json.Unmarshal(v, &s); err != nil {
 		return "", err
 	}
 	return s, nil
+}
+
+// plainString decodes, without encoding/json, a JSON string that has
+// nothing to unescape or replace: quotes around valid UTF-8 with no
+// backslash, quote or control character. ok false leaves the rest to
+// json.Unmarshal (escapes, invalid UTF-8 it would replace, errors).
+func plainString(v []byte) (string, bool) {
+	if len(v) < 2 || v[len(v)-1] != '"' {
+		return "", false
+	}
+	body := v[1 : len(v)-1]
+	for _, c := range body {
+		if c < 0x20 || c == '"' || c == '\\' {
+			return "", false
+		}
+	}
+	if !utf8.Valid(body) {
+		return "", false
+	}
+	return string(body), true
 }
 
 // Abbreviate keeps error messages short when a value is huge.
