@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -44,6 +45,20 @@ type received struct {
 	// for byte), dirSerial the serial the hub says it has.
 	dirNote   []byte
 	dirSerial uint64
+	// checked is the verification workers' result for a notice entry
+	// (nil for a directory entry, verified by the loop in log order).
+	checked *checked
+}
+
+// checked is one entry verified off the loop, on all cores
+// (verifyEntries): the loop takes the result when the directory it was
+// verified under is still the one in force at the entry's position, and
+// verifies again otherwise.
+type checked struct {
+	done  chan struct{} // closed once the fields below are set
+	dir   *directory.Directory
+	entry entryRow
+	rec   *record // the parsed notice when entry verified
 }
 
 // agent is one running headsup-agent.
@@ -97,6 +112,8 @@ type agent struct {
 	// dirFloor is the highest directory serial the agent ever had in
 	// force (dirlog.go); the loop's.
 	dirFloor uint64
+	// checkPace spaces rebuilds of checkSnap (check.go); the loop's.
+	checkPace checkPace
 }
 
 // Run runs the agent until ctx is done.
@@ -187,7 +204,14 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 
 	g, ctx := errgroup.WithContext(ctx)
+	// Entries go from the reader both to the verification workers and,
+	// in log order, to the loop, which waits for each one's result: at
+	// most 2×BatchSize entries are in flight.
 	incoming := make(chan received, cfg.BatchSize)
+	toVerify := make(chan received, cfg.BatchSize)
+	for range runtime.GOMAXPROCS(0) {
+		g.Go(func() error { return a.verifyEntries(ctx, toVerify) })
+	}
 	custChanged := make(chan struct{}, 1)
 	g.Go(func() error { return dirs.Run(ctx) })
 	for i, src := range cfg.Customers {
@@ -207,7 +231,7 @@ func Run(ctx context.Context, cfg Config) error {
 	for _, o := range a.outlets {
 		g.Go(func() error { return a.deliver(ctx, o) })
 	}
-	g.Go(func() error { return a.subscribe(ctx, headsupv1.NewHubServiceClient(conn), incoming) })
+	g.Go(func() error { return a.subscribe(ctx, headsupv1.NewHubServiceClient(conn), toVerify, incoming) })
 	g.Go(func() error { return a.watchLog(ctx) })
 	if witnessL != nil {
 		g.Go(func() error { return a.serveWitness(ctx, witnessL) })
@@ -289,6 +313,9 @@ func (a *agent) loop(ctx context.Context, incoming <-chan received, custChanged 
 	a.rebuildCustomers()
 	tick := time.NewTicker(a.cfg.Reevaluate)
 	defer tick.Stop()
+	a.checkPace.timer = time.NewTimer(time.Hour)
+	a.checkPace.timer.Stop()
+	defer a.checkPace.timer.Stop()
 	dirChanged := a.dirs.Changed()
 	var rechecked <-chan []recheck.Result // nil: never ready
 	if a.verifier != nil {
@@ -305,21 +332,10 @@ func (a *agent) loop(ctx context.Context, incoming <-chan received, custChanged 
 		case <-ctx.Done():
 			return ctx.Err()
 		case first := <-incoming:
-			batch := []received{first}
-			timer := time.NewTimer(a.cfg.BatchWait)
-		collect:
-			for len(batch) < a.cfg.BatchSize {
-				select {
-				case r := <-incoming:
-					batch = append(batch, r)
-				case <-timer.C:
-					break collect
-				case <-ctx.Done():
-					timer.Stop()
-					return ctx.Err()
-				}
+			batch, err := a.collect(ctx, first, incoming)
+			if err != nil {
+				return err
 			}
-			timer.Stop()
 			if err := a.commit(ctx, batch, false); err != nil {
 				return err
 			}
@@ -350,6 +366,9 @@ func (a *agent) loop(ctx context.Context, incoming <-chan received, custChanged 
 				return err
 			}
 			a.refreshCheckSnapshot()
+		case <-a.checkPace.timer.C:
+			a.checkPace.armed = false
+			a.refreshCheckSnapshot()
 		case res := <-rechecked:
 			// Results come in off the ingest path; they are stored and
 			// their sightings' roots evaluated again in one commit.
@@ -358,6 +377,61 @@ func (a *agent) loop(ctx context.Context, incoming <-chan received, custChanged 
 				return err
 			}
 			a.refreshCheckSnapshot()
+		}
+	}
+}
+
+// collect makes a batch of first and what follows it: whatever has
+// already arrived, up to BatchSize. Only while the hub has said it holds
+// more than the batch reaches (catching up) does it wait, at most
+// BatchWait, for the batch to fill; a live entry is committed at once,
+// and what arrives during that commit makes the next batch.
+func (a *agent) collect(ctx context.Context, first received, incoming <-chan received) ([]received, error) {
+	batch := []received{first}
+	var timer *time.Timer
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+	for len(batch) < a.cfg.BatchSize {
+		select {
+		case r := <-incoming:
+			batch = append(batch, r)
+			continue
+		default:
+		}
+		if batch[len(batch)-1].seq >= a.health.hubLastSequence() {
+			return batch, nil // caught up: nothing more is coming now
+		}
+		if timer == nil {
+			timer = time.NewTimer(a.cfg.BatchWait)
+		}
+		select {
+		case r := <-incoming:
+			batch = append(batch, r)
+		case <-timer.C:
+			return batch, nil
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	return batch, nil
+}
+
+// verifyEntries verifies the entries the reader hands it, one of
+// GOMAXPROCS workers: verification is most of an entry's cost, and the
+// loop commits in log order whatever order the workers finish in.
+func (a *agent) verifyEntries(ctx context.Context, entries <-chan received) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case r := <-entries:
+			c := r.checked
+			c.dir = a.directory()
+			c.entry, c.rec = a.verifyRecord(r, c.dir)
+			close(c.done)
 		}
 	}
 }
@@ -545,11 +619,11 @@ const (
 
 // subscribe reads the hub from the committed cursor, reconnecting after
 // failures; delivery is at least once and the loop drops what it has.
-func (a *agent) subscribe(ctx context.Context, client headsupv1.HubServiceClient, out chan<- received) error {
+func (a *agent) subscribe(ctx context.Context, client headsupv1.HubServiceClient, toVerify, out chan<- received) error {
 	step := backoffMin
 	for {
 		after, logID := a.committed()
-		delivered, err := a.readStream(ctx, client, after, logID, out)
+		delivered, err := a.readStream(ctx, client, after, logID, toVerify, out)
 		a.health.streamEnded(a.cfg.Now(), err)
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -590,8 +664,9 @@ func (a *agent) committed() (uint64, string) {
 }
 
 // readStream reads one subscription until it ends; delivered says whether
-// the hub sent anything on it.
-func (a *agent) readStream(ctx context.Context, client headsupv1.HubServiceClient, after uint64, logID string, out chan<- received) (delivered bool, err error) {
+// the hub sent anything on it. Notice entries go to the verification
+// workers (toVerify) and, in order, to the loop (out).
+func (a *agent) readStream(ctx context.Context, client headsupv1.HubServiceClient, after uint64, logID string, toVerify, out chan<- received) (delivered bool, err error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	st, err := client.Subscribe(ctx, &headsupv1.SubscribeRequest{
@@ -633,6 +708,14 @@ func (a *agent) readStream(ctx context.Context, client headsupv1.HubServiceClien
 			continue
 		}
 		a.health.entry(now, r.seq)
+		if r.dirNote == nil {
+			r.checked = &checked{done: make(chan struct{})}
+			select {
+			case toVerify <- r:
+			case <-ctx.Done():
+				return delivered, ctx.Err()
+			}
+		}
 		select {
 		case out <- r:
 		case <-ctx.Done():

@@ -85,7 +85,8 @@ func (a *agent) reconcile(ctx context.Context, tx *sql.Tx, dir *directory.Direct
 	}
 	// Integrity and directory-stale alerts come from the entries table, so
 	// they too are a function of the state, whatever the order.
-	invalid, err := entriesIn(ctx, tx, statusInvalid)
+	stx := a.store.cached(tx)
+	invalid, err := entriesIn(ctx, stx, statusInvalid)
 	if err != nil {
 		return 0, err
 	}
@@ -101,7 +102,7 @@ func (a *agent) reconcile(ctx context.Context, tx *sql.Tx, dir *directory.Direct
 		next[id] = a.integrityEvent(id, alert.TypeIntegrity, e, now,
 			fmt.Sprintf("notice %d from %s failed verification against a known key: do not trust it", e.Seq, e.Issuer))
 	}
-	parked, err := entriesIn(ctx, tx, statusParked)
+	parked, err := entriesIn(ctx, stx, statusParked)
 	if err != nil {
 		return 0, err
 	}
@@ -113,11 +114,11 @@ func (a *agent) reconcile(ctx context.Context, tx *sql.Tx, dir *directory.Direct
 		}
 	}
 
-	prev, err := alertsIn(ctx, tx, scope)
+	prev, err := alertsIn(ctx, stx, scope)
 	if err != nil {
 		return 0, err
 	}
-	triage, err := loadTriage(ctx, tx, nil)
+	triage, err := loadTriage(ctx, stx, nil)
 	if err != nil {
 		return 0, err
 	}
@@ -138,7 +139,7 @@ func (a *agent) reconcile(ctx context.Context, tx *sql.Tx, dir *directory.Direct
 		if !n.Silenced {
 			written++
 		}
-		return putAlert(ctx, tx, alertRow{AlertID: ev.AlertID, Revision: ev.Revision, State: state, Type: ev.Type,
+		return putAlert(ctx, stx, alertRow{AlertID: ev.AlertID, Revision: ev.Revision, State: state, Type: ev.Type,
 			CustomerID: customer, Root: root, Fingerprint: fp, Event: string(body)}, ev, now, n)
 	}
 	ids := sortedKeys(next)
@@ -191,9 +192,13 @@ func (a *agent) reconcile(ctx context.Context, tx *sql.Tx, dir *directory.Direct
 			return written, err
 		}
 	}
-	back, err := newRootsBringBack(ctx, tx, fresh, now)
-	if err != nil {
-		return written, err
+	back := 0
+	if anyHeld(triage) {
+		// Without a hold (most of the time) there is nothing to bring
+		// back, and no query per new alert to find that out.
+		if back, err = newRootsBringBack(ctx, tx, fresh, now); err != nil {
+			return written, err
+		}
 	}
 	expired, err := expireSuppressions(ctx, tx, now)
 	if err != nil {
@@ -241,6 +246,16 @@ func (a *agent) affectedByCustomers(ctx context.Context, tx *sql.Tx, dir *direct
 		}
 	}
 	return roots, resellers, nil
+}
+
+// anyHeld reports whether a suppression holds any alert.
+func anyHeld(triage map[string]*triageState) bool {
+	for _, t := range triage {
+		if len(t.holds) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 const (

@@ -80,7 +80,11 @@ type checkEntity struct {
 // or a time when a notice starts or stops taking part. It runs on the loop
 // goroutine after each commit. A rebuild costs O(identifiers of active
 // notices), paid only by commits that add notices (or reload the
-// directory, or pass a notice's effective or expiry time).
+// directory, or pass a notice's effective or expiry time), and at most
+// checkPaceFactor times as often as it takes (checkPace): rebuilt after
+// every commit of a catch-up, it made the catch-up quadratic. Until the
+// rebuild, Check answers from the last snapshot, whose cursor says how
+// far it reflects the log.
 func (a *agent) refreshCheckSnapshot() {
 	dir := a.directory()
 	now := a.cfg.Now().UTC().Truncate(time.Second)
@@ -96,7 +100,52 @@ func (a *agent) refreshCheckSnapshot() {
 		c.cursor, c.builtAt = cur, now
 		a.checkSnap.Store(&c)
 	default:
+		if !a.checkPace.due() {
+			return
+		}
+		start := time.Now()
 		a.checkSnap.Store(buildCheckSnapshot(a.model, dir, a.matchConfig(), cur, now))
+		a.checkPace.built(start)
+	}
+}
+
+// checkPaceFactor: a rebuild of the check snapshot waits for this many
+// times its last duration since its last start, so that rebuilding takes
+// at most about 2 % of the loop's time however often it commits (a
+// snapshot of a million notices, rebuilt in about a tenth of a second,
+// is then at most five seconds behind).
+const checkPaceFactor = 50
+
+// checkPace spaces the check snapshot's rebuilds. A rebuild that is not
+// due yet arms timer, on which the loop rebuilds once it is, so the last
+// commit of a burst is always reflected. Wall-clock time: it measures the
+// agent's own work, not the agent's (configurable) notion of now.
+type checkPace struct {
+	timer *time.Timer // nil until the loop starts: every rebuild is due
+	next  time.Time   // when the next rebuild is due
+	armed bool
+}
+
+// due reports whether a rebuild may run now, arming the timer if not.
+func (p *checkPace) due() bool {
+	wait := time.Until(p.next)
+	if wait <= 0 || p.timer == nil {
+		return true
+	}
+	if !p.armed {
+		p.timer.Reset(wait)
+		p.armed = true
+	}
+	return false
+}
+
+// built records a rebuild that started at start.
+func (p *checkPace) built(start time.Time) {
+	now := time.Now()
+	p.next = now.Add(checkPaceFactor * now.Sub(start))
+	if p.armed {
+		p.timer.Stop()
+		p.armed = false
 	}
 }
 

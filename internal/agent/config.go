@@ -78,7 +78,10 @@ type Config struct {
 	Severity alert.SeverityTable
 	// MaxHops bounds reseller edges in a chain (operated_by costs none).
 	MaxHops int
-	// BatchSize and BatchWait bound one transaction of notices.
+	// BatchSize bounds one transaction of entries. A batch is what has
+	// arrived when the loop is free; only while catching up (the hub
+	// holds more than it has delivered) does the loop wait, at most
+	// BatchWait, for a batch to fill. A live entry is committed at once.
 	BatchSize int
 	BatchWait time.Duration
 	// Reevaluate is how often time alone (expiry, effective_at) is checked.

@@ -158,7 +158,7 @@ func metaUint(ctx context.Context, q *sql.DB, key string) (uint64, error) {
 	return strconv.ParseUint(v, 10, 64)
 }
 
-// execer is a *sql.DB or a *sql.Tx.
+// execer is a *sql.DB, a *sql.Tx or a cachedTx.
 type execer interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 }

@@ -15,6 +15,12 @@
 //     them and the alert events they caused: a kill at any instant loses
 //     and duplicates nothing. Sinks are fed from the outbox and may see an
 //     event twice after a crash; (alert_id, revision) is the idempotency key.
+//   - Entries are verified on every core ahead of the loop, which commits
+//     them in log order, and again when the directory in force at an
+//     entry's position is not the one it was verified under. A batch is
+//     what has arrived; the loop waits for more only while catching up.
+//     A sink that takes batches (sink.Batch) gets runs of events with one
+//     sync; deliveries are marked a page at a time.
 //   - The desk's triage (acknowledgements, suppression rules) is stored
 //     apart from the lifecycle and changed only through the local API
 //     (AgentService) or by the agent itself (a suppression's end, a held

@@ -98,6 +98,14 @@ func (h *health) entry(now time.Time, seq uint64) {
 	h.lastEntry, h.lastRecv = now, now
 }
 
+// hubLastSequence is the highest sequence the hub has said it holds (a
+// stream's start, a heartbeat) or delivered.
+func (h *health) hubLastSequence() uint64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.hubLast
+}
+
 func (h *health) heartbeat(now time.Time, last uint64) {
 	h.mu.Lock()
 	defer h.mu.Unlock()

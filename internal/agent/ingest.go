@@ -32,6 +32,7 @@ func (a *agent) commit(ctx context.Context, batch []received, full bool) error {
 	}
 	defer tx.Rollback()
 
+	stx := a.store.cached(tx) // the per-entry statements, prepared once
 	cur := a.committedCursor()
 	var touched []*record
 	for _, r := range batch {
@@ -49,7 +50,7 @@ func (a *agent) commit(ctx context.Context, batch []received, full bool) error {
 			if e.Status == statusInvalid {
 				a.metrics.verifyFailures.WithLabelValues(kindDirectory).Inc()
 			}
-			if err := putEntry(ctx, tx, e); err != nil {
+			if err := putEntry(ctx, stx, e); err != nil {
 				return fmt.Errorf("agent: state: entry %d: %w", r.seq, err)
 			}
 			if newer != nil {
@@ -62,19 +63,18 @@ func (a *agent) commit(ctx context.Context, batch []received, full bool) error {
 			cur = cursor{LogID: r.logID, Seq: r.seq}
 			continue
 		}
-		e := a.verify(r, dir)
+		e, rec, err := a.checkedEntry(ctx, r, dir)
+		if err != nil {
+			return err
+		}
 		if e.Status == statusParked || e.Status == statusInvalid {
 			a.metrics.verifyFailures.WithLabelValues(verifyFailureLabel(e)).Inc()
 		}
-		if err := putEntry(ctx, tx, e); err != nil {
+		if err := putEntry(ctx, stx, e); err != nil {
 			return fmt.Errorf("agent: state: entry %d: %w", r.seq, err)
 		}
 		switch e.Status {
 		case statusVerified:
-			rec, err := recordOf(e)
-			if err != nil {
-				return fmt.Errorf("agent: entry %d: %w", r.seq, err)
-			}
 			a.model.add(rec)
 			touched = append(touched, rec)
 		case statusRedacted:
@@ -102,7 +102,7 @@ func (a *agent) commit(ctx context.Context, batch []received, full bool) error {
 	}
 	touched = append(touched, included...)
 	if len(batch) > 0 {
-		if err := setCursor(ctx, tx, cur); err != nil {
+		if err := setCursor(ctx, stx, cur); err != nil {
 			return fmt.Errorf("agent: state: cursor: %w", err)
 		}
 	}
@@ -148,25 +148,58 @@ func (a *agent) committedCursor() cursor {
 	return a.cursor
 }
 
+// checkedEntry returns the verification workers' result for r when it was
+// verified under dir, the directory in force at its position, and
+// verifies it again otherwise (a directory reloaded, or taken from the
+// log, in between).
+func (a *agent) checkedEntry(ctx context.Context, r received, dir *directory.Directory) (entryRow, *record, error) {
+	if c := r.checked; c != nil {
+		select {
+		case <-c.done:
+		case <-ctx.Done():
+			return entryRow{}, nil, ctx.Err()
+		}
+		if c.dir == dir {
+			return c.entry, c.rec, nil
+		}
+	}
+	e, rec := a.verifyRecord(r, dir)
+	return e, rec, nil
+}
+
+// verifyRecord is verify, with the record a verified notice becomes.
+func (a *agent) verifyRecord(r received, dir *directory.Directory) (entryRow, *record) {
+	e, n := a.verify(r, dir)
+	if n == nil {
+		return e, nil
+	}
+	return e, newRecord(e, n)
+}
+
 // verify checks one entry exactly as the hub does, with the agent's own
-// directory. The log time is bounded by the receipt time (live) or the
-// hub's store time if earlier (catch-up), until witnessed checkpoints give
-// a bound the hub cannot move.
-func (a *agent) verify(r received, dir *directory.Directory) entryRow {
+// directory, and returns the row to store and, when it verified, the
+// notice it holds. The log time is bounded by the receipt time (live) or
+// the hub's store time if earlier (catch-up), until witnessed checkpoints
+// give a bound the hub cannot move. It is safe for concurrent use.
+func (a *agent) verify(r received, dir *directory.Directory) (entryRow, *headsupv1.Notice) {
 	logTime := r.at
 	if !r.storedAt.IsZero() && r.storedAt.Before(logTime) {
 		logTime = r.storedAt
 	}
 	e := entryRow{Seq: r.seq, StoredAt: r.storedAt, LogTime: logTime}
 	if r.env == nil {
-		return a.verifyRedacted(e, r.jws, dir)
+		return a.verifyRedacted(e, r.jws, dir), nil
 	}
 	e.JWS, e.Notice = r.env.GetJws(), r.env.GetNotice()
-	if c, err := envelope.PeekClaims(e.JWS); err == nil {
-		e.Issuer, e.ID = c.Issuer, c.ID
-	}
-	e.Kid, _ = envelope.PeekKeyID(e.JWS)
 	v, err := envelope.Verify(r.env, dir, logTime)
+	if err != nil {
+		// What the failed entry claims, for its row and the alert: read
+		// only now, since a verified one says it with its signature.
+		if c, err := envelope.PeekClaims(e.JWS); err == nil {
+			e.Issuer, e.ID = c.Issuer, c.ID
+		}
+		e.Kid, _ = envelope.PeekKeyID(e.JWS)
+	}
 	switch {
 	case err == nil:
 		e.Status, e.Issuer, e.ID, e.Kid, e.Kind = statusVerified, v.Claims.Issuer, v.Claims.ID, v.Key.ID, v.Notice.GetKind().String()
@@ -184,7 +217,10 @@ func (a *agent) verify(r received, dir *directory.Directory) entryRow {
 		e.Status, e.Error = statusInvalid, err.Error()
 		a.log.Error("notice failed verification against a known key", "sequence", r.seq, "issuer", e.Issuer, "kid", e.Kid, "err", err)
 	}
-	return e
+	if err != nil {
+		return e, nil
+	}
+	return e, v.Notice
 }
 
 // verifyRedacted checks a redacted entry: its JWS must verify, and this
@@ -232,7 +268,7 @@ func (a *agent) retryParked(ctx context.Context, tx *sql.Tx, dir *directory.Dire
 		} else {
 			r.jws = p.JWS
 		}
-		e := a.verify(r, dir)
+		e, rec := a.verifyRecord(r, dir)
 		if e.Status == statusParked {
 			continue
 		}
@@ -241,10 +277,6 @@ func (a *agent) retryParked(ctx context.Context, tx *sql.Tx, dir *directory.Dire
 		}
 		switch e.Status {
 		case statusVerified:
-			rec, err := recordOf(e)
-			if err != nil {
-				return nil, err
-			}
 			a.model.add(rec)
 			verified = append(verified, rec)
 			a.log.Info("parked notice verified after a directory reload", "sequence", e.Seq, "kid", e.Kid)
@@ -266,5 +298,10 @@ func recordOf(e entryRow) (*record, error) {
 	if err := proto.Unmarshal(e.Notice, n); err != nil {
 		return nil, err
 	}
-	return &record{seq: e.Seq, n: n, kid: e.Kid, storedAt: e.StoredAt, logTime: e.LogTime, leaf: tlog.RecordHash([]byte(e.JWS))}, nil
+	return newRecord(e, n), nil
+}
+
+// newRecord is the record of a verified entry and its notice.
+func newRecord(e entryRow, n *headsupv1.Notice) *record {
+	return &record{seq: e.Seq, n: n, kid: e.Kid, storedAt: e.StoredAt, logTime: e.LogTime, leaf: tlog.RecordHash([]byte(e.JWS))}
 }

@@ -46,6 +46,11 @@ type outlet struct {
 	held map[string][]outboxItem
 	// ready are emissions waiting for the sink, in order.
 	ready []emission
+	// marks are outbox ids accounted for (delivered, filtered out) but
+	// not yet marked in deliveries: marked a page at a time, before a
+	// retry's wait, and markDelay after the deliverer goes idle
+	// (flushMarks).
+	marks []int64
 }
 
 // emission is one event for the sink and the outbox items it accounts
@@ -71,8 +76,15 @@ func newOutlet(out Output, wake chan struct{}) (*outlet, error) {
 	return o, nil
 }
 
-// pageSize is how many outbox events a deliverer reads at once.
+// pageSize is how many outbox events a deliverer reads at once, and hands
+// a sink.Batch at most.
 const pageSize = 100
+
+// markDelay is how long an idle deliverer keeps delivered events unmarked,
+// waiting for more: marking takes the writer's connection, which the loop
+// holds while it commits, and a mark that lags only means an event offered
+// again after a crash.
+const markDelay = 20 * time.Millisecond
 
 // deliver feeds one sink until ctx ends. A retryable failure is retried
 // with backoff (the receiver's Retry-After when longer); a permanent one
@@ -100,10 +112,15 @@ func (a *agent) deliver(ctx context.Context, o *outlet) error {
 		}
 	}()
 	for {
-		if err := a.boundOutbox(ctx, o); err != nil {
-			return err
-		}
 		if len(o.ready) > 0 {
+			if attempt == 0 && a.emitRun(ctx, o) {
+				if len(o.marks) >= pageSize {
+					if err := a.flushMarks(ctx, o); err != nil {
+						return err
+					}
+				}
+				continue
+			}
 			e := o.ready[0]
 			err := a.emit(ctx, o, e)
 			switch {
@@ -121,6 +138,14 @@ func (a *agent) deliver(ctx context.Context, o *outlet) error {
 					wait = d
 				}
 				a.log.Warn("sink delivery failed; retrying", "sink", o.name, "alert_id", e.ev.AlertID, "revision", e.ev.Revision, "err", err, "retry_in", wait)
+				// Keep what was delivered, and measure the backlog that
+				// grows while the receiver is down.
+				if err := a.flushMarks(ctx, o); err != nil {
+					return err
+				}
+				if err := a.boundOutbox(ctx, o); err != nil {
+					return err
+				}
 				select {
 				case <-ctx.Done():
 					return ctx.Err()
@@ -129,10 +154,13 @@ func (a *agent) deliver(ctx context.Context, o *outlet) error {
 				continue
 			}
 			attempt = 0
-			if err := a.markDelivered(ctx, o.name, e.items); err != nil {
-				return err
-			}
+			o.marks = append(o.marks, e.items...)
 			o.ready = o.ready[1:]
+			if len(o.marks) >= pageSize {
+				if err := a.flushMarks(ctx, o); err != nil {
+					return err
+				}
+			}
 			continue
 		}
 		if o.shaper != nil {
@@ -140,6 +168,9 @@ func (a *agent) deliver(ctx context.Context, o *outlet) error {
 			if len(o.ready) > 0 {
 				continue
 			}
+		}
+		if err := a.boundOutbox(ctx, o); err != nil {
+			return err
 		}
 		items, err := a.store.pendingAfter(ctx, o.name, o.offered, pageSize)
 		if err != nil {
@@ -155,6 +186,12 @@ func (a *agent) deliver(ctx context.Context, o *outlet) error {
 		}
 		if len(items) == pageSize || len(o.ready) > 0 {
 			continue
+		}
+		// Idle: the marks wait a little for the next events' (one write
+		// for many), but not for long (markDelay).
+		var markDue <-chan time.Time
+		if len(o.marks) > 0 {
+			markDue = time.After(markDelay)
 		}
 		// Nothing to do: wait for new events, or for flood control's next
 		// window end (Due is called no later than Next).
@@ -175,6 +212,10 @@ func (a *agent) deliver(ctx context.Context, o *outlet) error {
 			return ctx.Err()
 		case <-o.wake:
 		case <-due:
+		case <-markDue:
+			if err := a.flushMarks(ctx, o); err != nil {
+				return err
+			}
 		}
 		if timer != nil && due != nil && !timer.Stop() {
 			select {
@@ -194,7 +235,8 @@ func (a *agent) take(ctx context.Context, o *outlet, it outboxItem) error {
 		return fmt.Errorf("agent: state: outbox %d: %w", it.ID, err)
 	}
 	if !o.out.Filter.Allows(&ev) {
-		return a.markDelivered(ctx, o.name, []int64{it.ID})
+		o.marks = append(o.marks, it.ID)
+		return nil
 	}
 	// Alarms bypass flood control: they are rare, and say that the desk
 	// may be blind.
@@ -252,6 +294,38 @@ func (o *outlet) setHeld(id string, items []outboxItem) {
 	o.held[id] = items
 }
 
+// emitRun hands a sink that takes batches (sink.Batch: one write and one
+// sync for a file) the run of plain emissions at the head of ready, and
+// reports whether it delivered them. When it did not, they go one by one,
+// so that a failure is retried, or skipped as permanent, for its own
+// event.
+func (a *agent) emitRun(ctx context.Context, o *outlet) bool {
+	b, ok := o.out.Sink.(sink.Batch)
+	if !ok {
+		return false
+	}
+	n := 0
+	for n < len(o.ready) && n < pageSize && !o.ready[n].digest {
+		n++
+	}
+	if n < 2 {
+		return false
+	}
+	events := make([]sink.Event, n)
+	for i, e := range o.ready[:n] {
+		events[i] = sink.Event{Event: e.ev, Body: e.body}
+	}
+	if err := b.DeliverBatch(ctx, events); err != nil {
+		a.log.Debug("sink batch failed; delivering one by one", "sink", o.name, "events", n, "err", err)
+		return false
+	}
+	for _, e := range o.ready[:n] {
+		o.marks = append(o.marks, e.items...)
+	}
+	o.ready = o.ready[n:]
+	return true
+}
+
 // emit hands one emission to the sink; a digest is stored first.
 func (a *agent) emit(ctx context.Context, o *outlet, e emission) error {
 	if e.body == nil {
@@ -267,6 +341,19 @@ func (a *agent) emit(ctx context.Context, o *outlet, e emission) error {
 		}
 	}
 	return o.out.Sink.Deliver(ctx, e.ev, e.body)
+}
+
+// flushMarks marks the outlet's accounted-for events delivered, in one
+// statement. Marks lag deliveries by at most a page or markDelay: a crash
+// in between
+// offers those events again (a Resumer sink skips them on restart; others
+// see them twice, as the Sink contract allows).
+func (a *agent) flushMarks(ctx context.Context, o *outlet) error {
+	if err := a.markDelivered(ctx, o.name, o.marks); err != nil {
+		return err
+	}
+	o.marks = o.marks[:0]
+	return nil
 }
 
 func (a *agent) markDelivered(ctx context.Context, sinkName string, ids []int64) error {
@@ -289,7 +376,7 @@ func (a *agent) markDelivered(ctx context.Context, sinkName string, ids []int64)
 // beyond the bound, and fires or clears the outbox_full alarm.
 func (a *agent) boundOutbox(ctx context.Context, o *outlet) error {
 	var last int64
-	if err := a.store.db.QueryRowContext(ctx, `SELECT COALESCE(MAX(id), 0) FROM outbox`).Scan(&last); err != nil {
+	if err := a.store.read.QueryRowContext(ctx, `SELECT COALESCE(MAX(id), 0) FROM outbox`).Scan(&last); err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -373,7 +460,7 @@ func (a *agent) resume(ctx context.Context, name string, r sink.Resumer) error {
 // pendingAfter returns up to limit events after outbox id after that the
 // sink has not had, oldest first.
 func (s *store) pendingAfter(ctx context.Context, sink string, after int64, limit int) ([]outboxItem, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT o.id, o.alert_id, o.revision, o.body FROM outbox o
+	rows, err := s.read.QueryContext(ctx, `SELECT o.id, o.alert_id, o.revision, o.body FROM outbox o
 		WHERE o.id > ? AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.outbox_id = o.id AND d.sink = ?)
 		ORDER BY o.id LIMIT ?`, after, sink, limit)
 	if err != nil {

@@ -163,6 +163,48 @@ CREATE TABLE IF NOT EXISTS rechecks (
 // store is the agent's SQLite state.
 type store struct {
 	db *sql.DB
+	// read is a read-only pool beside db, the one writer: the outbox
+	// deliverers read pending events there (WAL: readers see the last
+	// commit and never wait for a writer), so a sink is fed while the loop
+	// commits the next batch.
+	read *sql.DB
+	// stmts are the commit path's statements (cachedQueries), prepared
+	// at open; read-only afterwards.
+	stmts map[string]*sql.Stmt
+}
+
+// cachedQueries are the statements every commit runs, per entry or per
+// alert, prepared once at open (cachedTx).
+var cachedQueries = []string{insertEntry, upsertCursor, selectEntries, selectAlerts, selectAlertsOfRoots, upsertAlert, insertHistory, insertOutbox}
+
+// cachedTx runs statements in a transaction, each prepared once on the
+// writer's connection and reused by every later transaction: the pure-Go
+// driver caches nothing, and preparing a statement cost as much as running
+// it. The commit path runs through it (store.cached); anything else may
+// use the *sql.Tx as usual.
+type cachedTx struct {
+	*sql.Tx
+	s *store
+}
+
+func (s *store) cached(tx *sql.Tx) cachedTx { return cachedTx{tx, s} }
+
+// ExecContext runs query in the transaction, prepared once if it is one
+// of cachedQueries: the transaction's statement reuses the preparation
+// on the one connection (database/sql keeps it per connection).
+func (c cachedTx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if st, ok := c.s.stmts[query]; ok {
+		return c.Tx.StmtContext(ctx, st).ExecContext(ctx, args...)
+	}
+	return c.Tx.ExecContext(ctx, query, args...)
+}
+
+// QueryContext is ExecContext's counterpart for queries.
+func (c cachedTx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if st, ok := c.s.stmts[query]; ok {
+		return c.Tx.StmtContext(ctx, st).QueryContext(ctx, args...)
+	}
+	return c.Tx.QueryContext(ctx, query, args...)
 }
 
 func openStore(ctx context.Context, dir string) (*store, error) {
@@ -181,10 +223,29 @@ func openStore(ctx context.Context, dir string) (*store, error) {
 		db.Close()
 		return nil, fmt.Errorf("state %s: schema: %w", path, err)
 	}
-	return &store{db: db}, nil
+	read, err := sql.Open("sqlite", "file:"+path+"?mode=ro&_pragma=busy_timeout(5000)")
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("state %s: %w", path, err)
+	}
+	st := &store{db: db, read: read, stmts: map[string]*sql.Stmt{}}
+	for _, q := range cachedQueries {
+		p, err := db.PrepareContext(ctx, q)
+		if err != nil {
+			st.Close()
+			return nil, fmt.Errorf("state %s: %w", path, err)
+		}
+		st.stmts[q] = p
+	}
+	return st, nil
 }
 
-func (s *store) Close() error { return s.db.Close() }
+func (s *store) Close() error {
+	for _, st := range s.stmts {
+		st.Close()
+	}
+	return errors.Join(s.read.Close(), s.db.Close())
+}
 
 // cursor is where the agent resumes: the log it reads and the last
 // sequence whose effects are committed.
@@ -210,9 +271,11 @@ func (s *store) cursor(ctx context.Context) (cursor, error) {
 	return c, err
 }
 
-func setCursor(ctx context.Context, tx *sql.Tx, c cursor) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO meta(key, value) VALUES ('log_id', ?), ('cursor', ?)
-		ON CONFLICT(key) DO UPDATE SET value = excluded.value`, c.LogID, strconv.FormatUint(c.Seq, 10))
+const upsertCursor = `INSERT INTO meta(key, value) VALUES ('log_id', ?), ('cursor', ?)
+	ON CONFLICT(key) DO UPDATE SET value = excluded.value`
+
+func setCursor(ctx context.Context, tx execer, c cursor) error {
+	_, err := tx.ExecContext(ctx, upsertCursor, c.LogID, strconv.FormatUint(c.Seq, 10))
 	return err
 }
 
@@ -238,11 +301,13 @@ const (
 	statusInvalid  = "invalid"
 )
 
-func putEntry(ctx context.Context, tx *sql.Tx, e entryRow) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO entries(seq, status, issuer, id, kind, kid, notice, jws, stored_at, log_time, error)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT(seq) DO UPDATE SET status = excluded.status, kind = excluded.kind, error = excluded.error`,
-		e.Seq, e.Status, e.Issuer, e.ID, e.Kind, e.Kid, e.Notice, e.JWS, e.StoredAt.Unix(), e.LogTime.Unix(), e.Error)
+// insertEntry stores an entry, or a parked one's new status.
+const insertEntry = `INSERT INTO entries(seq, status, issuer, id, kind, kid, notice, jws, stored_at, log_time, error)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	ON CONFLICT(seq) DO UPDATE SET status = excluded.status, kind = excluded.kind, error = excluded.error`
+
+func putEntry(ctx context.Context, tx execer, e entryRow) error {
+	_, err := tx.ExecContext(ctx, insertEntry, e.Seq, e.Status, e.Issuer, e.ID, e.Kind, e.Kid, e.Notice, e.JWS, e.StoredAt.Unix(), e.LogTime.Unix(), e.Error)
 	return err
 }
 
@@ -255,9 +320,11 @@ func (s *store) entries(ctx context.Context, status string) ([]entryRow, error) 
 	return entriesIn(ctx, s.db, status)
 }
 
+const selectEntries = `SELECT seq, status, issuer, id, kind, kid, notice, jws, stored_at, log_time, error
+	FROM entries WHERE status = ? ORDER BY seq`
+
 func entriesIn(ctx context.Context, q queryer, status string) ([]entryRow, error) {
-	rows, err := q.QueryContext(ctx, `SELECT seq, status, issuer, id, kind, kid, notice, jws, stored_at, log_time, error
-		FROM entries WHERE status = ? ORDER BY seq`, status)
+	rows, err := q.QueryContext(ctx, selectEntries, status)
 	if err != nil {
 		return nil, err
 	}
@@ -289,15 +356,19 @@ type alertRow struct {
 
 // alertsIn returns the stored alerts of the given roots and every alert
 // with no root (integrity, directory stale); all alerts when roots is nil.
+const (
+	selectAlerts        = `SELECT alert_id, revision, state, type, customer_id, root, fingerprint, event FROM alerts`
+	selectAlertsOfRoots = selectAlerts + ` WHERE root = '' OR root IN (SELECT value FROM json_each(?))`
+)
+
 func alertsIn(ctx context.Context, q queryer, roots []string) (map[string]alertRow, error) {
-	query, args := `SELECT alert_id, revision, state, type, customer_id, root, fingerprint, event FROM alerts`, []any{}
+	query, args := selectAlerts, []any{}
 	if roots != nil {
 		list, err := json.Marshal(roots)
 		if err != nil {
 			return nil, err
 		}
-		query += ` WHERE root = '' OR root IN (SELECT value FROM json_each(?))`
-		args = append(args, string(list))
+		query, args = selectAlertsOfRoots, append(args, string(list))
 	}
 	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
@@ -325,23 +396,26 @@ type revisionNote struct {
 
 // putAlert stores a revision of an alert: the alert's latest event, its
 // history, and, unless silenced, the outbox entry every sink receives.
-func putAlert(ctx context.Context, tx *sql.Tx, a alertRow, ev *alert.Event, now time.Time, n revisionNote) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO alerts(alert_id, revision, state, type, customer_id, root, fingerprint, event, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT(alert_id) DO UPDATE SET revision = excluded.revision, state = excluded.state,
-			fingerprint = excluded.fingerprint, event = excluded.event, updated_at = excluded.updated_at`,
-		a.AlertID, a.Revision, a.State, a.Type, a.CustomerID, a.Root, a.Fingerprint, a.Event, now.Unix())
+const (
+	upsertAlert = `INSERT INTO alerts(alert_id, revision, state, type, customer_id, root, fingerprint, event, updated_at)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+	ON CONFLICT(alert_id) DO UPDATE SET revision = excluded.revision, state = excluded.state,
+		fingerprint = excluded.fingerprint, event = excluded.event, updated_at = excluded.updated_at`
+	insertHistory = `INSERT INTO history(alert_id, revision, event, at, state, severity, strength, actor, note, silenced)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(alert_id, revision) DO NOTHING`
+	insertOutbox = `INSERT INTO outbox(alert_id, revision, body, created_at) VALUES (?, ?, ?, ?)`
+)
+
+func putAlert(ctx context.Context, tx execer, a alertRow, ev *alert.Event, now time.Time, n revisionNote) error {
+	_, err := tx.ExecContext(ctx, upsertAlert, a.AlertID, a.Revision, a.State, a.Type, a.CustomerID, a.Root, a.Fingerprint, a.Event, now.Unix())
 	if err != nil {
 		return err
 	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO history(alert_id, revision, event, at, state, severity, strength, actor, note, silenced)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(alert_id, revision) DO NOTHING`,
-		a.AlertID, a.Revision, ev.Event, ev.At.Unix(), a.State, ev.Severity, ev.Strength, n.By, n.Note, n.Silenced)
+	_, err = tx.ExecContext(ctx, insertHistory, a.AlertID, a.Revision, ev.Event, ev.At.Unix(), a.State, ev.Severity, ev.Strength, n.By, n.Note, n.Silenced)
 	if err != nil || n.Silenced {
 		return err
 	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO outbox(alert_id, revision, body, created_at) VALUES (?, ?, ?, ?)`,
-		a.AlertID, a.Revision, a.Event, now.Unix())
+	_, err = tx.ExecContext(ctx, insertOutbox, a.AlertID, a.Revision, a.Event, now.Unix())
 	return err
 }
 

@@ -10,6 +10,10 @@
 //     again after a crash or a timeout, and every receiver drops
 //     duplicates by (alert_id, revision), which the webhook also sends as
 //     its Idempotency-Key.
+//   - A sink that is a [Batch] (JSON lines, text) also takes a run of
+//     events in one call, written in one write and synced once: the
+//     outbox's way to keep up with a burst without an fsync per event.
+//     It holds to the same contract for every event of the run.
 //   - An error wrapping [ErrPermanent] means retrying the same event cannot
 //     succeed (a 4xx other than 408/429, a misconfigured sink, a body that
 //     is not one JSON object). Any other error is retried: after the delay

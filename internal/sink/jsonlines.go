@@ -166,6 +166,27 @@ func (l *lines) Deliver(ctx context.Context, e *alert.Event, body []byte) error 
 	if err != nil {
 		return fmt.Errorf("%s: %w", l.name, err)
 	}
+	return l.write(out)
+}
+
+// DeliverBatch writes every event's line in one write and syncs once.
+func (l *lines) DeliverBatch(ctx context.Context, events []Event) error {
+	if err := ctx.Err(); err != nil || len(events) == 0 {
+		return err
+	}
+	var out []byte
+	for _, e := range events {
+		b, err := l.encode(e.Event, e.Body)
+		if err != nil {
+			return fmt.Errorf("%s: %w", l.name, err)
+		}
+		out = append(out, b...)
+	}
+	return l.write(out)
+}
+
+// write writes out, whole lines, in one Write and makes it durable.
+func (l *lines) write(out []byte) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.file != nil {

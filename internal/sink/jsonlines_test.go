@@ -388,3 +388,56 @@ func TestOnlyFilesResume(t *testing.T) {
 		}
 	}
 }
+
+// TestDeliverBatch: a batch is the same lines as its events delivered one
+// by one, in order; LastDelivered names the batch's last event; a batch
+// with one event that cannot be a line is refused as permanent and writes
+// nothing.
+func TestDeliverBatch(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "a.jsonl")
+	s, c, err := sink.OpenJSONLinesFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	b, ok := s.(sink.Batch)
+	if !ok {
+		t.Fatal("the JSON-lines file sink takes no batches")
+	}
+	var events []sink.Event
+	for rev := uint64(1); rev <= 3; rev++ {
+		e := event(rev)
+		body := marshal(t, e)
+		if rev == 2 {
+			body = nil // the sink marshals, as Deliver does
+		}
+		events = append(events, sink.Event{Event: e, Body: body})
+	}
+	if err := b.DeliverBatch(t.Context(), events); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.DeliverBatch(t.Context(), nil); err != nil {
+		t.Fatalf("an empty batch: %v", err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if keys := checkLines(t, data); len(keys) != 3 || !strings.HasSuffix(keys[0], ":1") || !strings.HasSuffix(keys[2], ":3") {
+		t.Fatalf("lines: %v", keys)
+	}
+	if id, rev, ok := s.(sink.Resumer).LastDelivered(); !ok || id != events[2].Event.AlertID || rev != 3 {
+		t.Fatalf("LastDelivered = %s:%d %v, want the batch's last", id, rev, ok)
+	}
+	bad := append(events[:1:1], sink.Event{Event: event(4), Body: []byte(`[1]`)})
+	if err := b.DeliverBatch(t.Context(), bad); !errors.Is(err, sink.ErrPermanent) {
+		t.Fatalf("a batch with a non-object: %v, want ErrPermanent", err)
+	}
+	after, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(after, data) {
+		t.Fatalf("a refused batch wrote %q", after[len(data):])
+	}
+}

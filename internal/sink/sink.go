@@ -26,6 +26,27 @@ type Sink interface {
 	Deliver(ctx context.Context, e *alert.Event, body []byte) error
 }
 
+// Batch is a sink that can take several events at once and make them
+// durable together: the JSON-lines and text sinks write a run of events
+// in one write and sync once, where Deliver syncs every event. The outbox
+// hands a Batch runs of consecutive events, in its order.
+type Batch interface {
+	Sink
+	// DeliverBatch hands over events in order, as Deliver would one by
+	// one. A nil error means every event is delivered. On an error, none
+	// of them may be (a file sink cuts a failed write off), or all of
+	// them (a failed sync); the caller delivers them again, one by one,
+	// so that a permanent failure names its event.
+	DeliverBatch(ctx context.Context, events []Event) error
+}
+
+// Event is one event of a batch: the event and its stored JSON, as
+// Deliver takes them.
+type Event struct {
+	Event *alert.Event
+	Body  []byte
+}
+
 // ErrPermanent is wrapped by delivery errors that retrying cannot fix: a
 // receiver that refuses the event (HTTP 4xx other than 408 and 429), a
 // misconfigured sink, a body that is not one JSON object. The outbox
