@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/hex"
@@ -9,8 +10,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -257,5 +260,84 @@ func TestCallTokensEndToEnd(t *testing.T) {
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	if len(lines) != 2 || !strings.Contains(lines[0], " REDACTED ") || !strings.Contains(lines[0], " verified ") || !strings.Contains(lines[1], " verified ") {
 		t.Fatalf("voxhost's tail:\n%s\nwant the private notice redacted (and verified), the public one in full", out)
+	}
+}
+
+// TestTailResumesAcrossHubRestart: a tail that follows the log outlives
+// the hub: when the hub stops, the stream ends with UNAVAILABLE and tail
+// resumes after the last sequence it printed once the hub is back, with
+// nothing missed and nothing printed twice.
+func TestTailResumesAcrossHubRestart(t *testing.T) {
+	dir := t.TempDir()
+	e := &e2e{t: t, dir: dir, data: filepath.Join(dir, "data"), addr: "127.0.0.1:1"}
+	e.mustCLI("keygen", "--member", "edgeshield", "--out", filepath.Join(dir, "keys"), "--add-to", filepath.Join(dir, "directory.yaml"))
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fixed := l.Addr().String()
+	l.Close()
+	start := func() func() error {
+		cfg := e.hubConfig()
+		cfg.Listen = fixed
+		addr, stop, err := hub.Start(context.Background(), cfg)
+		if err != nil {
+			t.Fatalf("hub: %v", err)
+		}
+		e.addr = addr.String()
+		return stop
+	}
+	stop := start()
+	first := e.publish(suspendedDoc("first.example", ""))
+
+	// tail's output through a pipe: the test reads each line as tail
+	// prints it, so the hub goes away only once tail follows it.
+	pr, pw := io.Pipe()
+	var stderr bytes.Buffer
+	done := make(chan int, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		code := run(ctx, []string{"headsup", "--hub", fixed, "--directory", filepath.Join(dir, "directory.yaml"),
+			"tail", "--json", "--after", "0", "--count", "3"}, strings.NewReader(""), pw, &stderr)
+		pw.Close()
+		done <- code
+	}()
+	lines := bufio.NewScanner(pr)
+	var got []uint64
+	readLine := func() {
+		t.Helper()
+		if !lines.Scan() {
+			t.Fatalf("tail ended early: %v", lines.Err())
+		}
+		var tl tailLine
+		if err := json.Unmarshal(lines.Bytes(), &tl); err != nil {
+			t.Fatalf("tail line %q: %v", lines.Text(), err)
+		}
+		got = append(got, tl.Sequence)
+	}
+	readLine()
+	// The hub goes away while tail follows, and comes back on the same
+	// address.
+	if err := stop(); err != nil {
+		t.Fatalf("hub stop: %v", err)
+	}
+	stop = start()
+	t.Cleanup(func() { _ = stop() })
+	second := e.publish(suspendedDoc("second.example", ""))
+	third := e.publish(suspendedDoc("third.example", ""))
+	readLine()
+	readLine()
+	for lines.Scan() {
+		t.Errorf("tail printed more: %s", lines.Text())
+	}
+	if code := <-done; code != 0 {
+		t.Fatalf("tail: exit %d\n%s", code, stderr.String())
+	}
+	if want := []uint64{first.Sequence, second.Sequence, third.Sequence}; !slices.Equal(got, want) {
+		t.Fatalf("tail printed sequences %v, want %v\nstderr: %s", got, want, stderr.String())
+	}
+	if errOut := stderr.String(); !strings.Contains(errOut, "headsup: tail: Unavailable") || !strings.Contains(errOut, "resuming after") {
+		t.Errorf("tail did not say it resumed: %q", errOut)
 	}
 }

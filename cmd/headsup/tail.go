@@ -6,12 +6,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/urfave/cli/v3"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -82,38 +85,88 @@ func tail(ctx context.Context, cmd *cli.Command) error {
 	defer conn.Close()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel() // ends the stream when --count is reached
-	stream, err := headsupv1.NewHubServiceClient(conn).Subscribe(ctx, req)
-	if err != nil {
-		return rpcError(err)
-	}
+	client := headsupv1.NewHubServiceClient(conn)
 	p := &printer{w: cmd.Root().Writer, json: cmd.Bool("json"), dir: dir, member: cmd.String("member")}
-	count := cmd.Uint64("count")
-	var seen, last uint64
-	for count == 0 || seen < count {
+	t := &tailer{p: p, count: cmd.Uint64("count")}
+	// A tail that follows survives the hub and NATS restarting, a hub
+	// replica going away and being cut off as too slow: it resumes after
+	// the last sequence it printed, on the same log, after a jittered
+	// pause. Anything else (a refused credential, another log, a cursor
+	// out of range) ends it.
+	pause := jitteredBackoff{base: 250 * time.Millisecond, max: 15 * time.Second}
+	for {
+		err := t.follow(ctx, client, req)
+		switch {
+		case err == nil || ctx.Err() != nil:
+			return nil
+		case !resumable(err) || !t.started():
+			if t.p.logID == "" {
+				return rpcError(err)
+			}
+			return fmt.Errorf("%w (resume with --after %d --log-id %s)", rpcError(err), t.last, t.p.logID)
+		}
+		if t.progressed {
+			pause.reset()
+		}
+		wait := pause.next()
+		fmt.Fprintf(cmd.Root().ErrWriter, "headsup: tail: %v; resuming after %d in %s\n", rpcError(err), t.last, wait.Round(time.Millisecond))
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(wait):
+		}
+		req = &headsupv1.SubscribeRequest{LogId: t.p.logID, Start: &headsupv1.SubscribeRequest_AfterSequence{AfterSequence: t.last}}
+	}
+}
+
+// tailer follows one subscription at a time and remembers where it is.
+type tailer struct {
+	p     *printer
+	count uint64
+	seen  uint64
+	last  uint64
+	// progressed says the last subscription delivered something.
+	progressed bool
+}
+
+func (t *tailer) started() bool { return t.p.logID != "" }
+
+// follow prints one subscription's entries; nil when --count is reached
+// or the hub ended the stream cleanly.
+func (t *tailer) follow(ctx context.Context, client headsupv1.HubServiceClient, req *headsupv1.SubscribeRequest) error {
+	t.progressed = false
+	stream, err := client.Subscribe(ctx, req)
+	if err != nil {
+		return err
+	}
+	for t.count == 0 || t.seen < t.count {
 		resp, err := stream.Recv()
 		if errors.Is(err, io.EOF) {
 			return nil
 		}
 		if err != nil {
-			if p.logID == "" {
-				return rpcError(err)
-			}
-			return fmt.Errorf("%w (resume with --after %d --log-id %s)", rpcError(err), last, p.logID)
+			return err
 		}
 		switch ev := resp.Event.(type) {
 		case *headsupv1.SubscribeResponse_Start:
-			p.logID = ev.Start.GetLogId()
-			last = ev.Start.GetAfterSequence()
+			t.p.logID = ev.Start.GetLogId()
+			t.last = ev.Start.GetAfterSequence()
 		case *headsupv1.SubscribeResponse_Entry:
-			last = ev.Entry.GetSequence()
-			seen++
-			if err := p.entry(ev.Entry, time.Now()); err != nil {
+			t.last, t.progressed = ev.Entry.GetSequence(), true
+			t.seen++
+			if err := t.p.entry(ev.Entry, time.Now()); err != nil {
 				return err
 			}
 		case *headsupv1.SubscribeResponse_Redacted:
-			last = ev.Redacted.GetSequence()
-			seen++
-			if err := p.redacted(ev.Redacted); err != nil {
+			t.last, t.progressed = ev.Redacted.GetSequence(), true
+			t.seen++
+			if err := t.p.redacted(ev.Redacted); err != nil {
+				return err
+			}
+		case *headsupv1.SubscribeResponse_Directory:
+			t.last, t.progressed = ev.Directory.GetSequence(), true
+			t.seen++
+			if err := t.p.directory(ev.Directory); err != nil {
 				return err
 			}
 		case *headsupv1.SubscribeResponse_Heartbeat:
@@ -121,6 +174,35 @@ func tail(ctx context.Context, cmd *cli.Command) error {
 	}
 	return nil
 }
+
+// resumable reports whether a subscription that ended with err may be
+// resumed from its cursor: the hub or NATS went away or restarts, or the
+// hub cut a slow reader off.
+func resumable(err error) bool {
+	switch status.Code(err) {
+	case codes.Unavailable, codes.ResourceExhausted, codes.DeadlineExceeded, codes.Aborted, codes.Internal:
+		return true
+	}
+	return false
+}
+
+// jitteredBackoff is a jittered exponential pause: each next is drawn from the
+// upper half of a step that doubles up to max, so that many clients
+// cut off at once do not come back at once.
+type jitteredBackoff struct {
+	base, max, step time.Duration
+}
+
+func (b *jitteredBackoff) next() time.Duration {
+	if b.step == 0 {
+		b.step = b.base
+	}
+	d := b.step/2 + rand.N(b.step/2+1)
+	b.step = min(2*b.step, b.max)
+	return d
+}
+
+func (b *jitteredBackoff) reset() { b.step = 0 }
 
 // printer writes entries as text lines or JSON objects.
 type printer struct {
@@ -146,6 +228,8 @@ type entryJSON struct {
 	Audience []string        `json:"audience,omitempty"`
 	Error    string          `json:"error,omitempty"`
 	Notice   json.RawMessage `json:"notice,omitempty"`
+	// DirectorySerial is set on a directory version's line.
+	DirectorySerial uint64 `json:"directory_serial,omitempty"`
 }
 
 func (p *printer) entry(e *headsupv1.Entry, now time.Time) error {
@@ -190,6 +274,15 @@ func (p *printer) redacted(r *headsupv1.RedactedEntry) error {
 	out.Verified, out.Kid = true, k.ID
 	return p.print(out, fmt.Sprintf("%d %s %s/%s REDACTED audience=%s verified kid=%s",
 		out.Sequence, out.StoredAt, c.Issuer, c.ID, strings.Join(c.Audience, ","), k.ID))
+}
+
+// directory prints a directory version the hub appended to the log. Its
+// governance signature is checked by agents and `headsup audit verify`,
+// which pin the governance key; tail shows where it is.
+func (p *printer) directory(d *headsupv1.DirectoryEntry) error {
+	stored := d.GetStoredAt().AsTime()
+	out := entryJSON{Sequence: d.GetSequence(), StoredAt: formatTime(stored), LogID: p.logID, Kind: "DIRECTORY", DirectorySerial: d.GetSerial()}
+	return p.print(out, fmt.Sprintf("%d %s DIRECTORY serial=%d", out.Sequence, out.StoredAt, d.GetSerial()))
 }
 
 func (p *printer) print(out entryJSON, line string) error {
