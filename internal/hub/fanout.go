@@ -3,6 +3,7 @@ package hub
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"slices"
 	"sync"
@@ -103,13 +104,56 @@ func (f *feed) follow(ctx context.Context, l *bus.Log) error {
 		after = max(after, first-1)
 	}
 	after = f.start(after)
-	return l.Follow(ctx, after, func(m bus.Message) error {
+	fctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	go f.watch(fctx, feedStall, func(ctx context.Context) (uint64, error) {
+		_, last, err := l.Bounds(ctx)
+		return last, err
+	}, cancel)
+	err = l.Follow(fctx, after, func(m bus.Message) error {
 		f.add(&feedEntry{msg: m, size: 4*int64(len(m.Body)) + entryOverhead})
 		if f.onEntry != nil {
 			f.onEntry(m.Seq)
 		}
 		return nil
 	})
+	if cause := context.Cause(fctx); ctx.Err() == nil && errors.Is(cause, errFeedStalled) {
+		return cause
+	}
+	return err
+}
+
+// errFeedStalled: the log grew but the feed's reader delivered nothing.
+var errFeedStalled = errors.New("shared feed stalled")
+
+// feedStall is how long the feed may read nothing while the log holds
+// newer entries before its reader is replaced. A JetStream ordered
+// consumer that lost its server normally resets itself; one that does not
+// must not freeze every subscriber of the hub behind it.
+const feedStall = 5 * time.Second
+
+// watch cancels the feed's reader (with errFeedStalled) once its tail has
+// not moved for a whole period while head says the log is longer.
+func (f *feed) watch(ctx context.Context, period time.Duration, head func(context.Context) (uint64, error), cancel context.CancelCauseFunc) {
+	t := time.NewTicker(period)
+	defer t.Stop()
+	last := f.tail()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		tail := f.tail()
+		if tail != last {
+			last = tail
+			continue
+		}
+		if h, err := head(ctx); err == nil && h > tail {
+			cancel(fmt.Errorf("%w: it read up to %d, the log holds %d; reopening it", errFeedStalled, tail, h))
+			return
+		}
+	}
 }
 
 // start makes the feed run from after, or, when it ran before, from its

@@ -2,6 +2,7 @@ package hub
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"regexp"
@@ -286,5 +287,47 @@ func TestCatchUpJoinsSharedFeedWithoutGapOrRepeat(t *testing.T) {
 			t.Fatalf("%d bytes still counted in catch-up queues", h.svc.queued.Load())
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestFeedWatchReplacesAStalledReader: a feed whose tail does not move
+// while the log is longer has its reader cancelled with errFeedStalled;
+// one that keeps up, or a log no longer than the tail, is left alone.
+func TestFeedWatchReplacesAStalledReader(t *testing.T) {
+	const period = 5 * time.Millisecond
+	run := func(head uint64, grow bool) error {
+		f := &feed{}
+		f.start(10)
+		ctx, cancel := context.WithCancelCause(context.Background())
+		defer cancel(nil)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			f.watch(ctx, period, func(context.Context) (uint64, error) { return head, nil }, cancel)
+		}()
+		deadline := time.After(50 * period)
+		for seq := uint64(11); ; seq++ {
+			select {
+			case <-done:
+				return context.Cause(ctx)
+			case <-deadline:
+				cancel(nil)
+				<-done
+				return nil
+			case <-time.After(period / 2):
+				if grow {
+					f.add(&feedEntry{msg: bus.Message{Seq: seq}, size: 1})
+				}
+			}
+		}
+	}
+	if err := run(20, false); !errors.Is(err, errFeedStalled) {
+		t.Errorf("stalled reader behind the log: %v, want errFeedStalled", err)
+	}
+	if err := run(10, false); err != nil {
+		t.Errorf("idle reader at the log's end: %v, want it left alone", err)
+	}
+	if err := run(1000, true); err != nil {
+		t.Errorf("reader that keeps reading: %v, want it left alone", err)
 	}
 }
