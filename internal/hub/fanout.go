@@ -106,7 +106,9 @@ func (f *feed) follow(ctx context.Context, l *bus.Log) error {
 	after = f.start(after)
 	fctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	go f.watch(fctx, feedStall, func(ctx context.Context) (uint64, error) {
+	stall := time.NewTicker(feedStall)
+	defer stall.Stop()
+	go f.watch(fctx, stall.C, func(ctx context.Context) (uint64, error) {
 		_, last, err := l.Bounds(ctx)
 		return last, err
 	}, cancel)
@@ -133,27 +135,42 @@ var errFeedStalled = errors.New("shared feed stalled")
 const feedStall = 5 * time.Second
 
 // watch cancels the feed's reader (with errFeedStalled) once its tail has
-// not moved for a whole period while head says the log is longer.
-func (f *feed) watch(ctx context.Context, period time.Duration, head func(context.Context) (uint64, error), cancel context.CancelCauseFunc) {
-	t := time.NewTicker(period)
-	defer t.Stop()
-	last := f.tail()
+// not moved between two ticks while head says the log is longer.
+func (f *feed) watch(ctx context.Context, ticks <-chan time.Time, head func(context.Context) (uint64, error), cancel context.CancelCauseFunc) {
+	var c stallCheck
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-ticks:
 		}
 		tail := f.tail()
-		if tail != last {
-			last = tail
-			continue
-		}
-		if h, err := head(ctx); err == nil && h > tail {
-			cancel(fmt.Errorf("%w: it read up to %d, the log holds %d; reopening it", errFeedStalled, tail, h))
+		if c.stalled(tail, func() (uint64, bool) {
+			h, err := head(ctx)
+			return h, err == nil
+		}) {
+			cancel(fmt.Errorf("%w: it read up to %d, the log holds more; reopening it", errFeedStalled, tail))
 			return
 		}
 	}
+}
+
+// stallCheck remembers the feed's tail at the previous tick.
+type stallCheck struct {
+	seen bool
+	last uint64
+}
+
+// stalled reports, at a tick, whether the tail stayed where it was at the
+// previous tick while the log's head (asked only then; ok false when it
+// could not be read) is beyond it.
+func (c *stallCheck) stalled(tail uint64, head func() (uint64, bool)) bool {
+	if !c.seen || tail != c.last {
+		c.seen, c.last = true, tail
+		return false
+	}
+	h, ok := head()
+	return ok && h > tail
 }
 
 // start makes the feed run from after, or, when it ran before, from its

@@ -290,44 +290,62 @@ func TestCatchUpJoinsSharedFeedWithoutGapOrRepeat(t *testing.T) {
 	}
 }
 
-// TestFeedWatchReplacesAStalledReader: a feed whose tail does not move
-// while the log is longer has its reader cancelled with errFeedStalled;
-// one that keeps up, or a log no longer than the tail, is left alone.
-func TestFeedWatchReplacesAStalledReader(t *testing.T) {
-	const period = 5 * time.Millisecond
-	run := func(head uint64, grow bool) error {
-		f := &feed{}
-		f.start(10)
-		ctx, cancel := context.WithCancelCause(context.Background())
-		defer cancel(nil)
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			f.watch(ctx, period, func(context.Context) (uint64, error) { return head, nil }, cancel)
-		}()
-		deadline := time.After(50 * period)
-		for seq := uint64(11); ; seq++ {
-			select {
-			case <-done:
-				return context.Cause(ctx)
-			case <-deadline:
-				cancel(nil)
-				<-done
-				return nil
-			case <-time.After(period / 2):
-				if grow {
-					f.add(&feedEntry{msg: bus.Message{Seq: seq}, size: 1})
+// TestFeedStallCheck: the feed's reader is replaced only when its tail
+// stayed put between two ticks while the log is longer; the log's head is
+// asked only then.
+func TestFeedStallCheck(t *testing.T) {
+	type tick struct {
+		tail, head uint64
+		ok         bool // the head could be read
+		stalled    bool
+		asked      bool // the head was asked for
+	}
+	for _, tc := range []struct {
+		name  string
+		ticks []tick
+	}{
+		{"first tick only records", []tick{{tail: 5, head: 9, ok: true}}},
+		{"behind and not moving", []tick{{tail: 5, head: 9, ok: true}, {tail: 5, head: 9, ok: true, stalled: true, asked: true}}},
+		{"moving", []tick{{tail: 5, head: 90, ok: true}, {tail: 6, head: 90, ok: true}, {tail: 7, head: 90, ok: true}}},
+		{"at the end and idle", []tick{{tail: 5, head: 5, ok: true}, {tail: 5, head: 5, ok: true, asked: true}, {tail: 5, head: 5, ok: true, asked: true}}},
+		{"head unreadable", []tick{{tail: 5}, {tail: 5, asked: true}}},
+		{"moves, then stops behind", []tick{{tail: 5, head: 9, ok: true}, {tail: 7, head: 9, ok: true}, {tail: 7, head: 9, ok: true, stalled: true, asked: true}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var c stallCheck
+			for i, tk := range tc.ticks {
+				asked := false
+				got := c.stalled(tk.tail, func() (uint64, bool) { asked = true; return tk.head, tk.ok })
+				if got != tk.stalled || asked != tk.asked {
+					t.Fatalf("tick %d: stalled %v asked %v, want %v %v", i, got, asked, tk.stalled, tk.asked)
 				}
 			}
+		})
+	}
+}
+
+// TestFeedWatchCancelsAStalledReader: wired to a feed that reads nothing
+// while the log is longer, watch cancels the reader with errFeedStalled.
+func TestFeedWatchCancelsAStalledReader(t *testing.T) {
+	f := &feed{}
+	f.start(10)
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	ticks := make(chan time.Time)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		f.watch(ctx, ticks, func(context.Context) (uint64, error) { return 20, nil }, cancel)
+	}()
+	for {
+		select {
+		case ticks <- time.Time{}:
+			continue
+		case <-done:
 		}
+		break
 	}
-	if err := run(20, false); !errors.Is(err, errFeedStalled) {
-		t.Errorf("stalled reader behind the log: %v, want errFeedStalled", err)
-	}
-	if err := run(10, false); err != nil {
-		t.Errorf("idle reader at the log's end: %v, want it left alone", err)
-	}
-	if err := run(1000, true); err != nil {
-		t.Errorf("reader that keeps reading: %v, want it left alone", err)
+	if err := context.Cause(ctx); !errors.Is(err, errFeedStalled) {
+		t.Fatalf("cause %v, want errFeedStalled", err)
 	}
 }
