@@ -767,22 +767,5 @@ func (a *agent) serveWitness(ctx context.Context, l net.Listener) error {
 		r2.URL.Path = "/"
 		cur.w.Handler().ServeHTTP(rw, r2)
 	})
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(l) }()
-	if a.cfg.WitnessReady != nil {
-		a.cfg.WitnessReady(l.Addr())
-	}
-	select {
-	case err := <-served:
-		return fmt.Errorf("agent: witness: %w", err)
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), metricsStopGrace)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		_ = srv.Close()
-	}
-	<-served
-	return nil
+	return serveHTTP(ctx, l, h, a.cfg.WitnessReady, "witness")
 }

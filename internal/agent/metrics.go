@@ -22,8 +22,9 @@ import (
 // Config.MetricsListen empty (off), as it does the local API.
 const DefaultMetricsListen = "127.0.0.1:9464"
 
-// metricsStopGrace bounds the metrics server's shutdown.
-const metricsStopGrace = 2 * time.Second
+// httpStopGrace bounds the shutdown of the agent's HTTP listeners (metrics,
+// witness).
+const httpStopGrace = 2 * time.Second
 
 // metrics are the agent's Prometheus metrics, in a registry of its own
 // (never the global one): two agents in one process, as in tests, do not
@@ -306,18 +307,24 @@ func (a *agent) serveMetrics(ctx context.Context, l net.Listener) error {
 		}
 		fmt.Fprintln(w, why)
 	})
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	return serveHTTP(ctx, l, mux, a.cfg.MetricsReady, "metrics")
+}
+
+// serveHTTP serves h on l until ctx is done, then shuts down within
+// httpStopGrace; ready, when set, learns the address once it serves.
+func serveHTTP(ctx context.Context, l net.Listener, h http.Handler, ready func(net.Addr), what string) error {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(l) }()
-	if a.cfg.MetricsReady != nil {
-		a.cfg.MetricsReady(l.Addr())
+	if ready != nil {
+		ready(l.Addr())
 	}
 	select {
 	case err := <-served:
-		return fmt.Errorf("agent: metrics: %w", err)
+		return fmt.Errorf("agent: %s: %w", what, err)
 	case <-ctx.Done():
 	}
-	sctx, cancel := context.WithTimeout(context.Background(), metricsStopGrace)
+	sctx, cancel := context.WithTimeout(context.Background(), httpStopGrace)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
 		_ = srv.Close()
