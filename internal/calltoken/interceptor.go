@@ -128,6 +128,11 @@ func (v *Verifier) authenticate(ctx context.Context, fullMethod string) (context
 			return nil, fmt.Errorf("%w: cannot look up the TLS client key", ErrNoDirectory)
 		}
 		m, ok := dir.MemberByTLSPin(pin)
+		if !ok && v.cfg.Refresh != nil {
+			if dir = v.cfg.Refresh(); dir != nil {
+				m, ok = dir.MemberByTLSPin(pin)
+			}
+		}
 		if !ok {
 			return nil, fmt.Errorf("%w: TLS client key %x is pinned by no member of directory serial %d", ErrUnpinned, pin, dir.Serial)
 		}

@@ -63,6 +63,11 @@ type VerifierConfig struct {
 	Directory func() *directory.Directory
 	// Replay remembers used tokens.
 	Replay ReplayStore
+	// Refresh, when set, rereads the directory at once and returns it; a
+	// token or TLS pin the current directory does not know is looked up
+	// once more in its result before it is refused, so a key added an
+	// instant ago works at once. Nil means no second look.
+	Refresh func() *directory.Directory
 	// Now is the verifier's clock; nil means time.Now.
 	Now func() time.Time
 	// MaxLiveTokensPerMember caps the tokens of one member that this
@@ -117,6 +122,11 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 	return &Verifier{cfg: cfg, live: liveTokens{byMember: map[string]*memberLive{}}}, nil
 }
 
+func knows(dir *directory.Directory, kid string) bool {
+	_, _, ok := dir.Key(kid)
+	return ok
+}
+
 // Verify checks token for a call of fullMethod ("/package.Service/Method")
 // in the order doc.go gives, and spends it: a token that passes Verify once
 // fails with ErrReplayed ever after. It returns the token's claims and the
@@ -135,6 +145,9 @@ func (v *Verifier) Verify(ctx context.Context, token, fullMethod string) (*Claim
 		return nil, nil, err
 	}
 	dir := v.cfg.Directory()
+	if v.cfg.Refresh != nil && (dir == nil || !knows(dir, kid)) {
+		dir = v.cfg.Refresh()
+	}
 	if dir == nil {
 		return nil, nil, fmt.Errorf("%w: cannot look up kid %s", ErrNoDirectory, kid)
 	}

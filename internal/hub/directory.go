@@ -23,6 +23,26 @@ type directorySource struct {
 	// logged, set when the hub keeps a signed log, puts a version in
 	// force only once the log holds it (see directoryLog).
 	logged atomic.Pointer[directoryLog]
+	// lastRefresh is when Refresh last reread the file (Unix ns).
+	lastRefresh atomic.Int64
+}
+
+// refreshEvery bounds how often a miss rereads the directory file, so
+// that calls naming unknown keys cannot turn into a file read each.
+const refreshEvery = 100 * time.Millisecond
+
+// Refresh rereads the directory file at once (at most every refreshEvery)
+// and returns the directory then in force. Lookups that miss (an unknown
+// kid or pin) call it before refusing.
+func (d *directorySource) Refresh() *directory.Directory {
+	if w := d.watcher.Load(); w != nil {
+		now := time.Now().UnixNano()
+		last := d.lastRefresh.Load()
+		if now-last >= int64(refreshEvery) && d.lastRefresh.CompareAndSwap(last, now) {
+			_ = w.Refresh() // a bad version is logged, and the last good stays
+		}
+	}
+	return d.Current()
 }
 
 // Current is the directory in force.

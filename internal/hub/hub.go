@@ -82,7 +82,7 @@ func Run(ctx context.Context, cfg Config) error {
 		defer audit.close()
 		dirs.logged.Store(audit.dirs)
 	}
-	svc := &service{cfg: cfg, log: log, dir: dirs.Current, logs: logger, stopping: stopping, limits: newMemberLimits(cfg), metrics: metrics}
+	svc := &service{cfg: cfg, log: log, dir: dirs.Current, refreshDir: dirs.Refresh, logs: logger, stopping: stopping, limits: newMemberLimits(cfg), metrics: metrics}
 
 	tlsCfg := cfg.TLS
 	if cfg.Origin != "" {
@@ -107,7 +107,9 @@ func Run(ctx context.Context, cfg Config) error {
 		if err != nil {
 			return fmt.Errorf("call tokens: replay store: %w", err)
 		}
-		v, err := calltoken.NewVerifier(calltoken.DefaultVerifierConfig(cfg.Origin, dirs.Current, metrics.replayStore(replay)))
+		vcfg := calltoken.DefaultVerifierConfig(cfg.Origin, dirs.Current, metrics.replayStore(replay))
+		vcfg.Refresh = dirs.Refresh
+		v, err := calltoken.NewVerifier(vcfg)
 		if err != nil {
 			return fmt.Errorf("call tokens: %w", err)
 		}

@@ -28,10 +28,13 @@ import (
 type service struct {
 	headsupv1.UnimplementedHubServiceServer
 
-	cfg  Config
-	log  *bus.Log
-	dir  func() *directory.Directory
-	logs *slog.Logger
+	cfg Config
+	log *bus.Log
+	dir func() *directory.Directory
+	// refreshDir rereads the directory file at once; a notice whose kid
+	// the current directory lacks is looked up once more in its result.
+	refreshDir func() *directory.Directory
+	logs       *slog.Logger
 	// stopping is closed when shutdown begins: every subscription then ends
 	// with UNAVAILABLE so that clients resume from their cursor elsewhere.
 	stopping <-chan struct{}
@@ -77,6 +80,11 @@ func (s *service) publish(ctx context.Context, req *headsupv1.PublishRequest) (*
 		}
 	}
 	dir := s.dir()
+	if s.refreshDir != nil {
+		if kid, err := envelope.PeekKeyID(env.GetJws()); dir == nil || err == nil && !knows(dir, kid) {
+			dir = s.refreshDir()
+		}
+	}
 	if dir == nil {
 		return nil, fmt.Errorf("%w: put one at %s", ErrNoDirectory, s.cfg.DirectoryPath)
 	}
@@ -680,4 +688,10 @@ func (s *service) refused(call string, err error) {
 	default:
 		s.cfg.Logger.Info(call+" refused", "code", Code(err).String(), "err", err)
 	}
+}
+
+// knows reports whether dir holds the key kid.
+func knows(dir *directory.Directory, kid string) bool {
+	_, _, ok := dir.Key(kid)
+	return ok
 }
