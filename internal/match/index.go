@@ -42,9 +42,9 @@ type Index struct {
 	hashes   multimap[hashKey]
 	rawHash  bool // some rows are of type hashed: plain notice values are hashed to meet them
 
-	prefixes *bart.Table[span] // prefix -> its entries in pfx4 or pfx6
-	pfx4     []pent            // IPv4 prefix rows, sorted by (address, length, row)
-	pfx6     []pent            // IPv6 likewise
+	prefixes *bart.Table[pgroup] // prefix -> its entries in pfx4 or pfx6
+	pfx4     []pent              // IPv4 prefix rows, sorted by (address, length, row)
+	pfx6     []pent              // IPv6 likewise
 }
 
 // ownerInfo is what rows of one owner share.
@@ -65,23 +65,47 @@ func (ix *Index) owner(o int32) ownerInfo {
 	return ownerInfo{t[r.start:r.ends[0]], t[r.ends[0]:r.ends[1]], t[r.ends[1]:r.ends[2]], t[r.ends[2]:r.ends[3]]}
 }
 
-// irow is a row inside the index: 20 bytes plus its value, which lives in
+// irow is a row inside the index: 16 bytes plus its value, which lives in
 // Index.text. One string for all values and owners (the map keys are
 // slices of it too) saves a string header per row and owner, and the
 // rounding of each string to an allocation size class.
 type irow struct {
-	off    uint32 // the value is text[off : off+n]
+	// off is where the value starts in text. Its end is not kept: text
+	// holds, in row order, each owner's strings and then its rows' values,
+	// so a value ends where the next row's value or the next owner's
+	// strings begin (see valueEnd).
+	off    uint32
 	owner  int32
-	source int32
 	line   int32
-	n      uint16 // values are at most maxValueLen bytes
+	source uint16 // at most maxSources sources
 	typ    typeCode
+	// alone is set on a host (e-mail) row when every row under its
+	// registrable domain (its e-mail domain) is its owner's, or when no
+	// domain rule applies to it: an exact hit on it then needs no domain
+	// rule, which saves the probes of every parent name.
+	alone bool
 }
+
+// maxSources is how many distinct Row.Source values one index holds
+// (irow.source is 16 bits); Build refuses rows of further sources.
+const maxSources = 1 << 16
 
 // value returns row i's value.
 func (ix *Index) value(i int32) string {
-	r := ix.rows[i]
-	return ix.text[r.off : r.off+uint32(r.n)]
+	return ix.text[ix.rows[i].off:ix.valueEnd(i)]
+}
+
+// valueEnd is where row i's value ends in text: where the next row's value
+// begins, or the next owner's strings, or text.
+func (ix *Index) valueEnd(i int32) uint32 {
+	if int(i)+1 == len(ix.rows) {
+		return uint32(len(ix.text))
+	}
+	next := ix.rows[i+1]
+	if next.owner != ix.rows[i].owner {
+		return ix.owners[next.owner].start
+	}
+	return next.off
 }
 
 // typeCode is a Type in one byte.
@@ -93,36 +117,53 @@ func codeOf(t Type) typeCode { return typeCode(slices.Index(typeCodes[:], t)) }
 
 func (c typeCode) Type() Type { return typeCodes[c] }
 
-// span locates the rows of one key in a multimap's flat list (or the
-// entries of one prefix in pfx4/pfx6). owners counts the distinct owners
-// among them.
-type span struct{ off, n, owners uint32 }
+// span locates the n rows of one key of a multimap. Most keys name one
+// row, which the span holds itself (off is the row); the rows of a key
+// with several are in the multimap's flat list at off+1 … off+n, after the
+// number of distinct owners among them at off. At 8 bytes a string-keyed
+// map slot is 24 bytes, and a key of one row costs no list entry and no
+// second memory access.
+type span struct{ off, n uint32 }
 
-// multimap maps a key to rows, sorted by owner then row number, stored
-// flat so that a key costs one map entry and 4 bytes per row.
+// multimap maps a key to rows, sorted by owner then row number: one map
+// entry per key, plus 4 bytes per row and 4 per key of several rows.
 type multimap[K comparable] struct {
 	m    map[K]span
 	rows []int32
 }
 
-func (mm *multimap[K]) get(k K) []int32 {
-	s, ok := mm.m[k]
-	if !ok {
+// get returns k's rows; the row of a key of one row is returned in one
+// (so that a hit allocates nothing).
+func (mm *multimap[K]) get(k K, one *[1]int32) []int32 {
+	return mm.rowsOf(mm.m[k], one)
+}
+
+// rowsOf returns s's rows, using one as get does.
+func (mm *multimap[K]) rowsOf(s span, one *[1]int32) []int32 {
+	switch s.n {
+	case 0:
 		return nil
+	case 1:
+		one[0] = int32(s.off)
+		return one[:]
 	}
-	return mm.rows[s.off : s.off+s.n]
+	return mm.rows[s.off+1 : s.off+1+s.n]
+}
+
+// owners counts the distinct owners of s's rows.
+func (mm *multimap[K]) owners(s span) int {
+	if s.n <= 1 {
+		return int(s.n)
+	}
+	return int(mm.rows[s.off])
 }
 
 func (mm *multimap[K]) span(k K) span { return mm.m[k] }
 
-// getBytes is mm.get(string(b)) without allocating: indexing a
+// getBytes is mm.get(string(b), one) without allocating: indexing a
 // map[string] with string(b) does not copy b.
-func getBytes(mm *multimap[string], b []byte) []int32 {
-	s, ok := mm.m[string(b)]
-	if !ok {
-		return nil
-	}
-	return mm.rows[s.off : s.off+s.n]
+func getBytes(mm *multimap[string], b []byte, one *[1]int32) []int32 {
+	return mm.rowsOf(mm.m[string(b)], one)
 }
 
 // multimapBuilder collects (key, row) pairs; rows must be added in
@@ -141,11 +182,18 @@ func (b multimapBuilder[K]) add(k K, row int32) {
 func (b multimapBuilder[K]) build(rows []irow) multimap[K] {
 	total := 0
 	for _, l := range b {
-		total += len(l)
+		if len(l) > 1 {
+			total += 1 + len(l)
+		}
 	}
 	mm := multimap[K]{m: make(map[K]span, len(b)), rows: make([]int32, 0, total)}
 	for k, l := range b {
-		mm.m[k] = span{off: uint32(len(mm.rows)), n: uint32(len(l)), owners: uint32(countOwners(rows, l))}
+		if len(l) == 1 {
+			mm.m[k] = span{off: uint32(l[0]), n: 1}
+			continue
+		}
+		mm.m[k] = span{off: uint32(len(mm.rows)), n: uint32(len(l))}
+		mm.rows = append(mm.rows, int32(countOwners(rows, l)))
 		mm.rows = append(mm.rows, l...)
 	}
 	return mm
@@ -167,6 +215,14 @@ func countOwners(rows []irow, l []int32) int {
 type hashKey struct {
 	key uint16
 	sum [sha256.Size]byte
+}
+
+// pgroup locates the entries of one prefix in pfx4 or pfx6, and counts
+// the distinct owners among them. nested says that a shorter prefix of the
+// table covers it.
+type pgroup struct {
+	off, n, owners uint32
+	nested         bool
 }
 
 // pent is one prefix row: the prefix's first address as 128 bits (IPv4 in
@@ -235,6 +291,7 @@ func Build(rows []Row, cfg Config) (*Index, []*RowError) {
 	var errs []*RowError
 	norm := make([]Row, 0, len(rows))
 	total := 0 // bytes of Index.text at most, itself at most math.MaxUint32
+	sources := map[string]struct{}{}
 	for _, r := range rows {
 		n, err := NormalizeRow(r, cfg)
 		if err != nil {
@@ -250,13 +307,20 @@ func Build(rows []Row, cfg Config) (*Index, []*RowError) {
 				fmt.Sprintf("normal form of %d bytes: a value is at most %d bytes, and all rows at most 4 GiB", len(n.Value), maxValueLen)))
 			continue
 		}
-		total += size
 		if n.Type == TypeHashed {
 			if kid := strings.Split(n.Value, ":")[1]; cfg.HashKeys[kid] == nil {
 				errs = append(errs, rowErr(r, "value", r.Value, ErrUnknownKey, "is hashed under key "+strconv.Quote(kid)+", which is not configured (unknown or retired): it can never match"))
 				continue
 			}
 		}
+		if _, ok := sources[n.Source]; !ok {
+			if len(sources) == maxSources {
+				errs = append(errs, rowErr(r, "source", r.Source, ErrInvalidValue, fmt.Sprintf("is one source too many: an index holds rows of at most %d sources", maxSources)))
+				continue
+			}
+			sources[n.Source] = struct{}{}
+		}
+		total += size
 		norm = append(norm, n)
 	}
 	slices.SortFunc(norm, func(a, b Row) int {
@@ -299,11 +363,11 @@ func Build(rows []Row, cfg Config) (*Index, []*RowError) {
 		offs[i] = uint32(text.Len())
 		text.WriteString(r.Value)
 	}
-	ix.owners = slices.Clip(ix.owners)
+	ix.owners = slices.Clone(ix.owners) // without append's spare capacity
 	ix.text = text.String()
 
 	var (
-		sourceNo = map[string]int32{}
+		sourceNo = map[string]uint16{}
 		hosts    = multimapBuilder[string]{}
 		domains  = multimapBuilder[string]{}
 		emails   = multimapBuilder[string]{}
@@ -321,6 +385,10 @@ func Build(rows []Row, cfg Config) (*Index, []*RowError) {
 	ix.rows = make([]irow, len(norm))
 	lastMember := ""
 	owner := int32(-1)
+	// The registrable (e-mail) domain of each host (e-mail) row under
+	// which the domain rules apply, to set irow.alone once the maps are
+	// built.
+	var hostDoms, mailDomOf []rowKey
 	for i, r := range norm {
 		row := int32(i)
 		if owner < 0 || ix.owner(owner) != (ownerInfo{r.Owner, r.Name, r.Link, r.Member}) {
@@ -331,11 +399,11 @@ func Build(rows []Row, cfg Config) (*Index, []*RowError) {
 		r.Member = ix.owner(owner).Member
 		src, ok := sourceNo[r.Source]
 		if !ok {
-			src = int32(len(ix.sources))
+			src = uint16(len(ix.sources))
 			sourceNo[r.Source] = src
 			ix.sources = append(ix.sources, r.Source)
 		}
-		ix.rows[i] = irow{off: offs[i], n: uint16(len(r.Value)), owner: owner, source: src, line: int32(r.Line), typ: codeOf(r.Type)}
+		ix.rows[i] = irow{off: offs[i], owner: owner, source: src, line: int32(r.Line), typ: codeOf(r.Type), alone: true}
 		if !r.ValidFrom.IsZero() {
 			ix.valid[row] = r.ValidFrom
 		}
@@ -352,6 +420,7 @@ func Build(rows []Row, cfg Config) (*Index, []*RowError) {
 			if !ix.d.shared.covers(r.Value) {
 				if d, err := notice.RegistrableDomain(r.Value); err == nil {
 					domains.add(d, row)
+					hostDoms = append(hostDoms, rowKey{row, d})
 				}
 			}
 		case TypePrefix:
@@ -370,6 +439,7 @@ func Build(rows []Row, cfg Config) (*Index, []*RowError) {
 			emails.add(r.Value, row)
 			if dom := r.Value[strings.LastIndexByte(r.Value, '@')+1:]; !ix.d.noMailDom.covers(dom) {
 				mailDoms.add(dom, row)
+				mailDomOf = append(mailDomOf, rowKey{row, dom})
 			}
 		case TypeOrganisation:
 			orgs.add(orgKey(r.Value), row)
@@ -399,14 +469,28 @@ func Build(rows []Row, cfg Config) (*Index, []*RowError) {
 	ix.asns = asns.build(ix.rows)
 	ix.members = members.build(ix.rows)
 	ix.hashes = hashes.build(ix.rows)
-	ix.prefixes = &bart.Table[span]{}
+	for _, k := range hostDoms {
+		ix.rows[k.row].alone = ix.domains.owners(ix.domains.span(k.key)) == 1
+	}
+	for _, k := range mailDomOf {
+		ix.rows[k.row].alone = ix.mailDoms.owners(ix.mailDoms.span(k.key)) == 1
+	}
+	ix.prefixes = &bart.Table[pgroup]{}
 	ix.pfx4 = ix.buildPrefixes(ix.pfx4, true)
 	ix.pfx6 = ix.buildPrefixes(ix.pfx6, false)
+	ix.markNested(ix.pfx4, true)
+	ix.markNested(ix.pfx6, false)
 	return ix, errs
 }
 
+// rowKey is a row and a key it is indexed under.
+type rowKey struct {
+	row int32
+	key string
+}
+
 // buildPrefixes sorts one family's entries by (address, length, row) and
-// puts each distinct prefix into the table once, with the span of all its
+// puts each distinct prefix into the table once, with the group of all its
 // entries. bart's Insert replaces the value of an existing prefix; grouping
 // first means no prefix is ever inserted twice, so two customers with the
 // same prefix are both kept (Modify refuses, rather than overwrites, a
@@ -428,17 +512,34 @@ func (ix *Index) buildPrefixes(es []pent, is4 bool) []pent {
 				owners++
 			}
 		}
-		sp := span{off: uint32(i), n: uint32(j - i), owners: uint32(owners)}
+		g := pgroup{off: uint32(i), n: uint32(j - i), owners: uint32(owners)}
 		p := pentPrefix(es[i], is4)
-		ix.prefixes.Modify(p, func(old span, exists bool) (span, bool) {
+		ix.prefixes.Modify(p, func(old pgroup, exists bool) (pgroup, bool) {
 			if exists {
 				panic("match: prefix " + p.String() + " inserted twice") // grouping above makes this unreachable
 			}
-			return sp, false
+			return g, false
 		})
 		i = j
 	}
-	return es
+	return slices.Clone(es) // without append's spare capacity
+}
+
+// markNested sets pgroup.nested on the prefixes of es (one family, sorted)
+// that a shorter prefix of the table covers.
+func (ix *Index) markNested(es []pent, is4 bool) {
+	for i, e := range es {
+		if e.bits == 0 || i > 0 && es[i-1].hi == e.hi && es[i-1].lo == e.lo && es[i-1].bits == e.bits {
+			continue // covers everything, or the same prefix as the last
+		}
+		p := pentPrefix(e, is4)
+		if _, _, ok := ix.prefixes.LookupPrefixLPM(netip.PrefixFrom(p.Addr(), p.Bits()-1).Masked()); ok {
+			ix.prefixes.Modify(p, func(g pgroup, _ bool) (pgroup, bool) {
+				g.nested = true
+				return g, false
+			})
+		}
+	}
 }
 
 func pentPrefix(e pent, is4 bool) netip.Prefix {
@@ -458,14 +559,24 @@ func pentPrefix(e pent, is4 bool) netip.Prefix {
 func (ix *Index) Len() int { return len(ix.rows) }
 
 // row returns row number i as the Row it was built from (normalised).
-func (ix *Index) row(i int32) Row {
+func (ix *Index) row(i int32) Row { return ix.rowOf(i, ix.owner(ix.rows[i].owner)) }
+
+// rowOf is row(i) when its owner's strings o are at hand.
+func (ix *Index) rowOf(i int32, o ownerInfo) Row {
 	r := ix.rows[i]
-	o := ix.owner(r.owner)
 	return Row{
 		Owner: o.Owner, Name: o.Name, Link: o.Link, Member: o.Member,
-		Type: r.typ.Type(), Value: ix.value(i), ValidFrom: ix.valid[i],
+		Type: r.typ.Type(), Value: ix.value(i), ValidFrom: ix.validFrom(i),
 		Source: ix.sources[r.source], Line: int(r.line),
 	}
+}
+
+// validFrom is row i's ValidFrom, zero if it has none.
+func (ix *Index) validFrom(i int32) time.Time {
+	if len(ix.valid) == 0 {
+		return time.Time{}
+	}
+	return ix.valid[i]
 }
 
 // orgKey is an organisation name's matching key: the normal form without

@@ -114,6 +114,7 @@ func rank(r Rule) int {
 // cand is a candidate match before the per-owner collapse.
 type cand struct {
 	row      int32 // -1 for a summary
+	owner    int32 // the row's owner; -1 for a summary
 	rule     Rule
 	strength Strength
 	context  []string
@@ -127,36 +128,98 @@ type cand struct {
 // one identifier strong first, then by owner and rule; the same input gives
 // the same output.
 func (ix *Index) MatchEntity(e *headsupv1.Entity, q Query) []Match {
-	var out []Match
-	if m := e.GetMember(); m != "" {
-		if cs := ix.memberCands(nil, m); len(cs) > 0 {
-			out = ix.appendFinished(out, cs, "member:"+m, nil, q)
+	// Every identifier's candidates first, so that the matches take one
+	// allocation and the names of the identifiers that matched another:
+	// appending them identifier by identifier copied the matches of a
+	// notice of two hits twice.
+	var (
+		csBuf   [8]cand
+		cs      = csBuf[:0]
+		nameBuf [256]byte
+		names   = nameBuf[:0]
+		endBuf  [8]identEnd
+		ends    = endBuf[:0] // the member's candidates and name, then each identifier's
+	)
+	member, ids := e.GetMember(), e.GetIdentifiers()
+	if member != "" {
+		if cs = ix.memberCands(cs, member); len(cs) > 0 {
+			names = append(append(names, "member:"...), member...)
 		}
 	}
-	for _, id := range e.GetIdentifiers() {
-		out = ix.appendMatches(out, id, q)
+	ends = append(ends, identEnd{len(cs), len(names)})
+	for _, id := range ids {
+		cs, names = ix.appendCands(cs, names, id)
+		ends = append(ends, identEnd{len(cs), len(names)})
 	}
-	// Corroboration: "origin: weak unless an address of the same notice
-	// matches the same customer".
-	var addressed map[string]string // owner -> the address that matched it strongly
-	for _, m := range out {
-		if m.Owner != "" && m.Strength == Strong && (m.Rule == RulePrefixCovers || m.Rule == RulePrefixWithin) {
-			if addressed == nil {
-				addressed = map[string]string{}
-			}
-			if _, ok := addressed[m.Owner]; !ok {
-				addressed[m.Owner] = m.Identifier
-			}
+	if len(cs) == 0 {
+		return nil
+	}
+	all := string(names)
+	out := make([]Match, 0, ix.matchesAtMost(cs, ends))
+	if ends[0].cands > 0 {
+		out = ix.appendFinished(out, cs[:ends[0].cands], all[:ends[0].name], nil, q)
+	}
+	origin := false
+	for i, id := range ids {
+		if from, to := ends[i], ends[i+1]; to.cands > from.cands {
+			out = ix.appendFinished(out, cs[from.cands:to.cands], all[from.name:to.name], id, q)
+			origin = origin || id.GetAsn().GetRole() == headsupv1.AsnRole_ASN_ROLE_ORIGIN
 		}
 	}
-	for i := range out {
-		m := &out[i]
-		if a, ok := addressed[m.Owner]; ok && m.Rule == RuleASNOrigin && m.Weakened == "" {
-			m.Strength = Strong
-			m.Context = append(m.Context, "corroborated by "+a+" of the same entity")
-		}
+	if origin {
+		corroborate(out)
 	}
 	return out
+}
+
+// identEnd is where the candidates and the name of one identifier end.
+type identEnd struct{ cands, name int }
+
+// matchesAtMost bounds the matches of identifiers whose candidates cs end
+// at ends: at most MaxMatchesPerIdentifier plus one summary each.
+func (ix *Index) matchesAtMost(cs []cand, ends []identEnd) int {
+	n, start := 0, 0
+	for _, end := range ends {
+		n += min(ownerRuns(cs[start:end.cands]), ix.cfg.MaxMatchesPerIdentifier+1)
+		start = end.cands
+	}
+	return n
+}
+
+// ownerRuns bounds the matches of one identifier's candidates before the
+// cap: one per summary and per run of candidates of one owner. The
+// candidates come in a few runs sorted by owner, and a candidate of the
+// owner of the one before it collapses into the same match (an e-mail
+// domain two addresses of one customer share, say).
+func ownerRuns(cs []cand) int {
+	n := 0
+	for i, c := range cs {
+		if i == 0 || c.row < 0 || c.owner != cs[i-1].owner {
+			n++
+		}
+	}
+	return n
+}
+
+// corroborate applies "origin: weak unless an address of the same notice
+// matches the same customer": an origin match is made strong by the first
+// strong address match of its owner. Origin matches (of origin ASN
+// identifiers) are rare, and the matches of a notice few, so a scan for
+// each does.
+func corroborate(out []Match) {
+	for i := range out {
+		m := &out[i]
+		if m.Owner == "" || m.Rule != RuleASNOrigin || m.Weakened != "" {
+			continue
+		}
+		for _, a := range out {
+			if a.Owner == m.Owner && a.Strength == Strong && (a.Rule == RulePrefixCovers || a.Rule == RulePrefixWithin) {
+				m.Strength = Strong
+				m.Context = append(m.Context, "corroborated by "+a.Identifier+" of the same entity")
+				break
+			}
+		}
+	}
 }
 
 // MatchIdentifier matches one identifier, which must be in normal form (as
@@ -168,15 +231,25 @@ func (ix *Index) MatchEntity(e *headsupv1.Entity, q Query) []Match {
 // a buffer on the stack), and the identifier's "type:value" name is
 // written only for a match.
 func (ix *Index) MatchIdentifier(id *headsupv1.Identifier, q Query) []Match {
-	return ix.appendMatches(nil, id, q)
+	var (
+		csBuf   [4]cand // most identifiers match a few rows at most
+		nameBuf [128]byte
+	)
+	cs, name := ix.appendCands(csBuf[:0], nameBuf[:0], id)
+	if len(cs) == 0 {
+		return nil
+	}
+	return ix.appendFinished(nil, cs, string(name), id, q)
 }
 
-// appendMatches appends id's matches (MatchIdentifier) to out.
-func (ix *Index) appendMatches(out []Match, id *headsupv1.Identifier, q Query) []Match {
+// appendCands appends id's candidates to cs and, if it has any, its name
+// as a Match names it to name: in normal form with its type,
+// "host:cdn.chanboard.example", "address:203.0.113.0/24", "asn:AS64500", …
+func (ix *Index) appendCands(cs []cand, name []byte, id *headsupv1.Identifier) ([]cand, []byte) {
 	var (
-		csBuf [4]cand // most identifiers match a few rows at most
-		cs    = csBuf[:0]
 		buf   [96]byte // keys that differ from the notice's value are built here
+		one   [1]int32 // the row of a key of one row
+		start = len(cs)
 	)
 	switch x := id.GetValue().(type) {
 	case *headsupv1.Identifier_Host:
@@ -184,53 +257,72 @@ func (ix *Index) appendMatches(out []Match, id *headsupv1.Identifier, q Query) [
 		if ix.rawHash {
 			cs = ix.plainHashedCands(cs, "host", x.Host)
 		}
+		if len(cs) > start {
+			name = append(append(name, "host:"...), x.Host...)
+		}
 	case *headsupv1.Identifier_Address:
 		p, ok := identPrefix(x.Address)
 		if !ok {
-			return out
+			break
 		}
 		cs = ix.prefixCands(cs, p)
 		if ix.rawHash {
 			cs = ix.plainHashedCands(cs, "address", notice.PrefixString(p))
 		}
+		if len(cs) > start {
+			name = p.AppendTo(append(name, "address:"...)) // as notice.PrefixString writes it
+		}
 	case *headsupv1.Identifier_Asn:
 		if x.Asn == nil {
-			return out
+			break
 		}
-		cs = ix.asnCands(cs, x.Asn.Number, x.Asn.Role)
+		if cs = ix.asnCands(cs, x.Asn.Number, x.Asn.Role); len(cs) > start {
+			name = strconv.AppendUint(append(name, "asn:AS"...), uint64(x.Asn.Number), 10) // as asnString writes it
+		}
 	case *headsupv1.Identifier_Email:
 		cs = ix.emailCands(cs, x.Email)
 		if ix.rawHash {
 			cs = ix.plainHashedCands(cs, "email", x.Email)
 		}
+		if len(cs) > start {
+			name = append(append(name, "email:"...), x.Email...)
+		}
 	case *headsupv1.Identifier_Organisation:
-		for _, r := range getBytes(&ix.orgs, appendOrgKey(buf[:0], x.Organisation)) {
-			cs = append(cs, cand{row: r, rule: RuleOrganisation, strength: Weak})
+		for _, r := range getBytes(&ix.orgs, appendOrgKey(buf[:0], x.Organisation), &one) {
+			cs = append(cs, ix.cand(r, RuleOrganisation, Weak))
 		}
 		if ix.rawHash {
 			cs = ix.plainHashedCands(cs, "organisation", x.Organisation)
+		}
+		if len(cs) > start {
+			name = append(append(name, "organisation:"...), x.Organisation...)
 		}
 	case *headsupv1.Identifier_Registration:
 		r := x.Registration
 		k := appendRegistration(buf[:0], r.GetScheme(), r.GetValue(), r.GetCountry())
 		if len(k) == 0 {
-			return out
+			break
 		}
-		for _, row := range getBytes(&ix.regs, k) {
-			cs = append(cs, cand{row: row, rule: RuleRegistration, strength: Strong})
+		for _, row := range getBytes(&ix.regs, k, &one) {
+			cs = append(cs, ix.cand(row, RuleRegistration, Strong))
 		}
 		if ix.rawHash {
 			cs = ix.plainHashedCands(cs, "registration", string(k))
 		}
+		if len(cs) > start {
+			name = append(append(name, "registration:"...), k...)
+		}
 	case *headsupv1.Identifier_Hashed:
-		cs = ix.hashedCands(cs, x.Hashed)
-	default:
-		return out
+		if cs = ix.hashedCands(cs, x.Hashed); len(cs) > start {
+			name = append(append(name, "hashed:"...), x.Hashed...)
+		}
 	}
-	if len(cs) == 0 {
-		return out
-	}
-	return ix.appendFinished(out, cs, identName(id), id, q)
+	return cs, name
+}
+
+// cand is a candidate of row r.
+func (ix *Index) cand(r int32, rule Rule, s Strength) cand {
+	return cand{row: r, owner: ix.rows[r].owner, rule: rule, strength: s}
 }
 
 // identPrefix is an address identifier's prefix, masked, with an
@@ -246,31 +338,6 @@ func identPrefix(a *headsupv1.Address) (netip.Prefix, bool) {
 	return p.Masked(), true
 }
 
-// identName is the identifier as a Match names it, in normal form with its
-// type: "host:cdn.chanboard.example", "address:203.0.113.0/24",
-// "asn:AS64500", …
-func identName(id *headsupv1.Identifier) string {
-	switch x := id.GetValue().(type) {
-	case *headsupv1.Identifier_Host:
-		return "host:" + x.Host
-	case *headsupv1.Identifier_Address:
-		p, _ := identPrefix(x.Address)
-		return "address:" + notice.PrefixString(p)
-	case *headsupv1.Identifier_Asn:
-		return "asn:" + asnString(x.Asn.GetNumber())
-	case *headsupv1.Identifier_Email:
-		return "email:" + x.Email
-	case *headsupv1.Identifier_Organisation:
-		return "organisation:" + x.Organisation
-	case *headsupv1.Identifier_Registration:
-		r := x.Registration
-		return "registration:" + registrationString(r.GetScheme(), r.GetValue(), r.GetCountry())
-	case *headsupv1.Identifier_Hashed:
-		return "hashed:" + x.Hashed
-	}
-	return ""
-}
-
 // appendFinished applies the observation rules and the issuer filter,
 // keeps one match per owner (the best; the others become its context),
 // orders the matches, caps them and appends them to out.
@@ -278,21 +345,19 @@ func (ix *Index) appendFinished(out []Match, cs []cand, ident string, id *headsu
 	if len(cs) == 0 {
 		return out
 	}
-	now := q.Now
-	if now.IsZero() {
-		now = time.Now()
-	}
 	var observed time.Time
 	obs := id.GetObservation()
 	if t := obs.GetObservedAt(); t != nil {
 		observed = t.AsTime()
 	}
-	_, isAddress := id.GetValue().(*headsupv1.Identifier_Address)
 
 	// Why every match of this identifier is weak, if it is.
 	weakAll := ""
-	if isAddress {
-		a := id.GetAddress()
+	if a := id.GetAddress(); a != nil {
+		now := q.Now
+		if now.IsZero() {
+			now = time.Now()
+		}
 		switch {
 		case a.GetRole() == headsupv1.AddressRole_ADDRESS_ROLE_ASSIGNED && a.GetAssignedUntil() != nil && a.GetAssignedUntil().AsTime().Before(now):
 			weakAll = "assigned to the subject only until " + a.GetAssignedUntil().AsTime().UTC().Format(time.RFC3339) + "; it may have been reassigned since"
@@ -304,64 +369,42 @@ func (ix *Index) appendFinished(out []Match, cs []cand, ident string, id *headsu
 	}
 
 	start := len(out)
-	ms := slices.Grow(out, len(cs))
+	ms := slices.Grow(out, ownerRuns(cs)) // room for every match: appendMatch relies on it
+	if len(cs) == 1 {
+		// Most identifiers have one candidate: nothing to collapse or sort.
+		return ix.appendMatch(ms, cs[0], ident, observed, weakAll, q)
+	}
 	var (
-		best  map[int32]int // owner -> index in ms; made when a second candidate comes
-		extra map[int32][]string
+		seenBuf [4]ownerMatch
+		seen    = ownerMatches{list: seenBuf[:0]}
 	)
 	for _, c := range cs {
-		if c.row < 0 {
-			ms = append(ms, Match{Identifier: ident, Rule: c.rule, Strength: Weak, Context: c.context, Customers: c.count, ObservedAt: observed})
-			continue
-		}
-		r := ix.rows[c.row]
-		o := ix.owner(r.owner)
-		if q.Issuer != "" && o.Member == q.Issuer {
-			continue
-		}
-		m := Match{
-			Owner: o.Owner, Name: o.Name, Link: o.Link, Member: o.Member,
-			Row: ix.row(c.row), Identifier: ident, Rule: c.rule, Strength: c.strength,
-			Context: slices.Clip(c.context), ObservedAt: observed,
-		}
-		if vf, ok := ix.valid[c.row]; ok && !observed.IsZero() && observed.Before(vf) && m.Strength == Strong {
-			m.Strength = Weak
-			m.Weakened = "held by the customer only since " + vf.UTC().Format(time.RFC3339) + ", after the observation"
-		}
-		if weakAll != "" && m.Strength == Strong {
-			m.Strength, m.Weakened = Weak, weakAll
-		}
-		if best == nil && len(cs) > 1 {
-			best = make(map[int32]int, len(cs))
-		}
-		i, seen := best[r.owner]
-		if !seen {
-			if best != nil {
-				best[r.owner] = len(ms)
+		if c.row >= 0 {
+			if k := seen.find(c.owner); k >= 0 {
+				ix.collapse(ms, &seen.list[k], c, ident, observed, weakAll)
+				continue
 			}
-			ms = append(ms, m)
-			continue
 		}
-		if better(m, ms[i]) {
-			m, ms[i] = ms[i], m
+		n := len(ms)
+		if ms = ix.appendMatch(ms, c, ident, observed, weakAll, q); len(ms) > n && c.row >= 0 {
+			seen = seen.add(c.owner, n)
 		}
-		if extra == nil {
-			extra = map[int32][]string{}
-		}
-		extra[r.owner] = append(extra[r.owner], "also "+describe(m))
 	}
-	for o, more := range extra {
-		i := best[o]
-		ms[i].Context = appendBounded(slices.Clip(ms[i].Context), more)
+	for _, om := range seen.list {
+		if len(om.extra) > 0 {
+			ms[om.i].Context = appendBounded(slices.Clip(ms[om.i].Context), om.extra)
+		}
 	}
-	slices.SortFunc(ms[start:], func(a, b Match) int {
-		return cmp.Or(
-			-cmp.Compare(a.Strength, b.Strength),
-			compareBool(a.Owner == "", b.Owner == ""), // summaries last
-			cmp.Compare(a.Owner, b.Owner), cmp.Compare(a.Name, b.Name),
-			cmp.Compare(rank(a.Rule), rank(b.Rule)),
-			cmp.Compare(a.Row.Source, b.Row.Source), cmp.Compare(a.Row.Line, b.Row.Line))
-	})
+	if len(ms)-start > 1 {
+		slices.SortFunc(ms[start:], func(a, b Match) int {
+			return cmp.Or(
+				-cmp.Compare(a.Strength, b.Strength),
+				compareBool(a.Owner == "", b.Owner == ""), // summaries last
+				cmp.Compare(a.Owner, b.Owner), cmp.Compare(a.Name, b.Name),
+				cmp.Compare(rank(a.Rule), rank(b.Rule)),
+				cmp.Compare(a.Row.Source, b.Row.Source), cmp.Compare(a.Row.Line, b.Row.Line))
+		})
+	}
 	if limit := ix.cfg.MaxMatchesPerIdentifier; len(ms)-start > limit {
 		left := len(ms) - start - limit
 		clear(ms[start+limit:])
@@ -372,6 +415,74 @@ func (ix *Index) appendFinished(out []Match, cs []cand, ident string, id *headsu
 		ms = append(ms, s)
 	}
 	return ms
+}
+
+// appendMatch appends candidate c's match to ms, in ms's spare capacity,
+// unless its row belongs to the issuer. The match is written where it
+// stays: a Match is 320 bytes, and copying one into the heap costs more
+// than writing its fields.
+func (ix *Index) appendMatch(ms []Match, c cand, ident string, observed time.Time, weakAll string, q Query) []Match {
+	if c.row < 0 {
+		return append(ms, Match{Identifier: ident, Rule: c.rule, Strength: Weak, Context: c.context, Customers: c.count, ObservedAt: observed})
+	}
+	o := ix.owner(c.owner)
+	if q.Issuer != "" && o.Member == q.Issuer {
+		return ms
+	}
+	ms = ms[:len(ms)+1]
+	ix.setMatch(&ms[len(ms)-1], c, o, ident, observed, weakAll)
+	return ms
+}
+
+// collapse folds candidate c into its owner's match om, in ms: the better
+// of the two stands for the owner, and the other becomes a context line.
+// The candidate's match is written only if it stands.
+func (ix *Index) collapse(ms []Match, om *ownerMatch, c cand, ident string, observed time.Time, weakAll string) {
+	best, r := &ms[om.i], ix.rows[c.row]
+	s, _ := ix.strength(c, observed, weakAll)
+	cs := standing{s, c.rule, ix.sources[r.source], int(r.line), ix.value(c.row)}
+	if !cs.better(standingOf(best)) {
+		om.extra = append(om.extra, also(r.typ.Type(), cs.value, c.rule, cs.source, cs.line))
+		return
+	}
+	om.extra = append(om.extra, also(best.Row.Type, best.Row.Value, best.Rule, best.Row.Source, best.Row.Line))
+	ix.setMatch(best, c, ix.owner(c.owner), ident, observed, weakAll)
+}
+
+// setMatch writes candidate c's match to m: c's row, of owner o, matched
+// identifier ident observed at observed (or zero), every strong match of
+// which weakAll (if not empty) makes weak.
+//
+// It assigns every field of m and of m.Row one by one: assigning a whole
+// Match (or Row) compiles to a copy that, while the collector runs, takes
+// the slow path of a bulk write barrier, once the costliest part of a hit.
+func (ix *Index) setMatch(m *Match, c cand, o ownerInfo, ident string, observed time.Time, weakAll string) {
+	r := ix.rows[c.row]
+	m.Owner, m.Name, m.Link, m.Member = o.Owner, o.Name, o.Link, o.Member
+	m.Row.Owner, m.Row.Name, m.Row.Link, m.Row.Member = o.Owner, o.Name, o.Link, o.Member
+	m.Row.Type, m.Row.Value, m.Row.ValidFrom = r.typ.Type(), ix.value(c.row), ix.validFrom(c.row)
+	m.Row.Source, m.Row.Line = ix.sources[r.source], int(r.line)
+	m.Strength, m.Weakened = ix.strength(c, observed, weakAll)
+	m.Identifier, m.Rule = ident, c.rule
+	m.Context, m.Customers, m.ObservedAt = slices.Clip(c.context), 0, observed
+}
+
+// strength is candidate c's strength, and why its rule's strong match was
+// weakened, if it was: the row was held only since after the observation,
+// or weakAll (an old or DNS-only observation, a lapsed assignment).
+func (ix *Index) strength(c cand, observed time.Time, weakAll string) (Strength, string) {
+	if c.strength != Strong {
+		return c.strength, ""
+	}
+	if len(ix.valid) > 0 && !observed.IsZero() {
+		if vf, ok := ix.valid[c.row]; ok && observed.Before(vf) {
+			return Weak, "held by the customer only since " + vf.UTC().Format(time.RFC3339) + ", after the observation"
+		}
+	}
+	if weakAll != "" {
+		return Weak, weakAll
+	}
+	return Strong, ""
 }
 
 // compareBool orders false before true.
@@ -385,17 +496,85 @@ func compareBool(a, b bool) int {
 	return -1
 }
 
-// better reports whether a should stand for its owner rather than b.
-func better(a, b Match) bool {
-	return cmp.Or(
-		-cmp.Compare(a.Strength, b.Strength),
-		cmp.Compare(rank(a.Rule), rank(b.Rule)),
-		cmp.Compare(a.Row.Source, b.Row.Source), cmp.Compare(a.Row.Line, b.Row.Line),
-		cmp.Compare(a.Row.Value, b.Row.Value)) < 0
+// standing is what decides which of an owner's matches stands for it.
+type standing struct {
+	strength Strength
+	rule     Rule
+	source   string
+	line     int
+	value    string
 }
 
-func describe(m Match) string {
-	return fmt.Sprintf("%s %s (%s, %s:%d)", m.Row.Type, m.Row.Value, m.Rule, m.Row.Source, m.Row.Line)
+func standingOf(m *Match) standing {
+	return standing{m.Strength, m.Rule, m.Row.Source, m.Row.Line, m.Row.Value}
+}
+
+// better reports whether a should stand for its owner rather than b: the
+// stronger, then by rule, source, line and value.
+func (a standing) better(b standing) bool {
+	return cmp.Or(
+		-cmp.Compare(a.strength, b.strength),
+		cmp.Compare(rank(a.rule), rank(b.rule)),
+		cmp.Compare(a.source, b.source), cmp.Compare(a.line, b.line),
+		cmp.Compare(a.value, b.value)) < 0
+}
+
+// also is the context line of a match beside its owner's better one:
+// "also host a.example (sibling, customers.csv:3)". One concatenation, one
+// allocation.
+func also(t Type, value string, rule Rule, source string, line int) string {
+	var num [20]byte
+	return "also " + string(t) + " " + value + " (" + string(rule) + ", " + source + ":" +
+		string(strconv.AppendInt(num[:0], int64(line), 10)) + ")"
+}
+
+// ownerMatches finds an owner's match among those of one identifier made
+// so far. Most identifiers match a few owners, which a scan finds sooner
+// than a map is made; past 16 a map keeps a domain held by thousands of
+// customers linear. Its methods take and return it by value, so that the
+// list may live on the caller's stack.
+type ownerMatches struct {
+	list []ownerMatch
+	m    map[int32]int // owner -> index in list, past 16 owners
+}
+
+// ownerMatch is an owner's match (at index i of the matches) and the
+// context lines of its other candidates.
+type ownerMatch struct {
+	owner int32
+	i     int
+	extra []string
+}
+
+// find returns the index in s.list of owner's match, or -1.
+func (s ownerMatches) find(owner int32) int {
+	if s.m != nil {
+		if k, ok := s.m[owner]; ok {
+			return k
+		}
+		return -1
+	}
+	for k := range s.list {
+		if s.list[k].owner == owner {
+			return k
+		}
+	}
+	return -1
+}
+
+// add records owner's match, at index i of the matches.
+func (s ownerMatches) add(owner int32, i int) ownerMatches {
+	s.list = append(s.list, ownerMatch{owner: owner, i: i})
+	switch n := len(s.list); {
+	case n == 17:
+		s.m = make(map[int32]int, 32)
+		for k, om := range s.list {
+			s.m[om.owner] = k
+		}
+	case n > 17:
+		s.m[owner] = n - 1
+	}
+	return s
 }
 
 func appendBounded(ctx, more []string) []string {
@@ -424,15 +603,16 @@ func age(d time.Duration) string {
 // customers hold names under D, D is a platform in all but name: one weak
 // broad summary replaces the per-customer domain matches.
 func (ix *Index) hostCands(cs []cand, h string) []cand {
-	var exact map[int32]bool // reading a nil map is fine
-	for _, r := range ix.hosts.get(h) {
-		cs = append(cs, cand{row: r, rule: RuleSameHost, strength: Strong})
-		if exact == nil {
-			exact = map[int32]bool{}
-		}
-		exact[ix.rows[r].owner] = true
+	var one [1]int32
+	start, alone := len(cs), false
+	for _, r := range ix.hosts.get(h, &one) {
+		cs = append(cs, ix.cand(r, RuleSameHost, Strong))
+		alone = alone || ix.rows[r].alone
 	}
-	if ix.d.shared.covers(h) || !ix.domainUnder(h) {
+	// A host row that is alone under its registrable domain (most are)
+	// settles the domain rules: every name under it is its owner's, and
+	// its owner has matched exactly.
+	if alone || !ix.domainUnder(h) || ix.d.shared.covers(h) {
 		return cs
 	}
 	d, err := notice.RegistrableDomain(h)
@@ -443,16 +623,23 @@ func (ix *Index) hostCands(cs []cand, h string) []cand {
 	if sp.n == 0 {
 		return cs
 	}
-	if int(sp.owners)-len(exact) > ix.cfg.BroadPrefixMaxCustomers {
-		return append(cs, cand{row: -1, rule: RuleBroadDomain, count: int(sp.owners),
-			context: []string{fmt.Sprintf("broad domain %s: names under it held by %d customers", d, sp.owners)}})
+	var exact map[int32]bool // reading a nil map is fine
+	for _, c := range cs[start:] {
+		if exact == nil {
+			exact = map[int32]bool{}
+		}
+		exact[c.owner] = true
+	}
+	if owners := ix.domains.owners(sp); owners-len(exact) > ix.cfg.BroadPrefixMaxCustomers {
+		return append(cs, cand{row: -1, owner: -1, rule: RuleBroadDomain, count: owners,
+			context: []string{fmt.Sprintf("broad domain %s: names under it held by %d customers", d, owners)}})
 	}
 	// Parents of h down to D: a customer holding one of them holds h's
 	// zone, or a platform h lives on.
 	var parent map[int32]int32
 	for a := h; a != d; {
 		a = a[strings.IndexByte(a, '.')+1:]
-		for _, r := range ix.hosts.get(a) {
+		for _, r := range ix.hosts.get(a, &one) {
 			if parent == nil {
 				parent = map[int32]int32{}
 			}
@@ -461,19 +648,18 @@ func (ix *Index) hostCands(cs []cand, h string) []cand {
 			}
 		}
 	}
-	rows := ix.domains.rows[sp.off : sp.off+sp.n]
-	for _, r := range rows {
+	for _, r := range ix.domains.rowsOf(sp, &one) {
 		o := ix.rows[r].owner
 		p, hasParent := parent[o]
 		switch {
 		case exact[o]:
 			// already matched on the exact host
 		case h == d:
-			cs = append(cs, cand{row: r, rule: RuleUnderNoticeDomain, strength: Strong})
+			cs = append(cs, ix.cand(r, RuleUnderNoticeDomain, Strong))
 		case hasParent && p == r:
-			cs = append(cs, cand{row: r, rule: RuleUnderCustomerDomain, strength: Weak})
+			cs = append(cs, ix.cand(r, RuleUnderCustomerDomain, Weak))
 		case !hasParent:
-			cs = append(cs, cand{row: r, rule: RuleSibling, strength: Weak})
+			cs = append(cs, ix.cand(r, RuleSibling, Weak))
 		}
 	}
 	return cs
@@ -502,19 +688,19 @@ func (ix *Index) prefixCands(cs []cand, p netip.Prefix) []cand {
 	// prefix matches; shorter ones are context.
 	var (
 		longest netip.Prefix
-		lsp     span
+		lsp     pgroup
 		chain   []string
 	)
-	// Most addresses are nobody's: one longest-match probe decides that
-	// before the walk over every covering prefix.
-	if _, _, covered := ix.prefixes.LookupPrefixLPM(p); covered {
-		for q, sp := range ix.prefixes.Supernets(p) {
-			if !longest.IsValid() {
-				longest, lsp = q, sp
-				continue
-			}
-			if len(chain) < maxContext {
-				chain = append(chain, ix.prefixContext(q, sp))
+	// Most addresses are nobody's, and most covering prefixes are not
+	// inside another: one longest-match probe decides both before the
+	// walk over every covering prefix.
+	if q, g, covered := ix.prefixes.LookupPrefixLPM(p); covered {
+		longest, lsp = q, g
+		if g.nested {
+			for q, sp := range ix.prefixes.Supernets(p) {
+				if q != longest && len(chain) < maxContext {
+					chain = append(chain, ix.prefixContext(q, sp))
+				}
 			}
 		}
 	}
@@ -524,11 +710,13 @@ func (ix *Index) prefixCands(cs []cand, p netip.Prefix) []cand {
 	}
 	if longest.IsValid() {
 		if int(lsp.owners) > ix.cfg.BroadPrefixMaxCustomers {
-			cs = append(cs, cand{row: -1, rule: RuleSharedPrefix, count: int(lsp.owners),
+			cs = append(cs, cand{row: -1, owner: -1, rule: RuleSharedPrefix, count: int(lsp.owners),
 				context: append([]string{fmt.Sprintf("shared prefix %s, held by %d customers", longest, lsp.owners)}, chain...)})
 		} else {
 			for _, e := range ents[lsp.off : lsp.off+lsp.n] {
-				cs = append(cs, cand{row: e.row, rule: RulePrefixCovers, strength: Strong, context: chain})
+				c := ix.cand(e.row, RulePrefixCovers, Strong)
+				c.context = chain
+				cs = append(cs, c)
 			}
 		}
 	}
@@ -562,7 +750,7 @@ func (ix *Index) prefixCands(cs []cand, p netip.Prefix) []cand {
 		return cs
 	}
 	if len(inside) > maxWithinScan {
-		return append(cs, cand{row: -1, rule: RuleBroadPrefix, count: len(inside),
+		return append(cs, cand{row: -1, owner: -1, rule: RuleBroadPrefix, count: len(inside),
 			context: []string{fmt.Sprintf("broad prefix %s, %d customers (counted as customer prefixes: more than %d lie inside, each customer holds at least one)", p, len(inside), maxWithinScan)}})
 	}
 	limit := ix.cfg.BroadPrefixMaxCustomers
@@ -573,11 +761,11 @@ func (ix *Index) prefixCands(cs []cand, p netip.Prefix) []cand {
 	narrow := p.Addr().Is4() && p.Bits() >= 24 || !p.Addr().Is4() && p.Bits() >= 48
 	if narrow && len(owners) <= limit {
 		for _, e := range inside {
-			cs = append(cs, cand{row: e.row, rule: RulePrefixWithin, strength: Strong})
+			cs = append(cs, ix.cand(e.row, RulePrefixWithin, Strong))
 		}
 		return cs
 	}
-	c := cand{row: -1, rule: RuleBroadPrefix, count: len(owners),
+	c := cand{row: -1, owner: -1, rule: RuleBroadPrefix, count: len(owners),
 		context: []string{fmt.Sprintf("broad prefix %s, %d customers", p, len(owners))}}
 	if len(owners) <= limit {
 		names := make([]string, 0, len(owners))
@@ -591,7 +779,7 @@ func (ix *Index) prefixCands(cs []cand, p netip.Prefix) []cand {
 }
 
 // prefixContext describes a shorter covering prefix for context.
-func (ix *Index) prefixContext(q netip.Prefix, sp span) string {
+func (ix *Index) prefixContext(q netip.Prefix, sp pgroup) string {
 	ents := ix.pfx6
 	if q.Addr().Is4() {
 		ents = ix.pfx4
@@ -615,17 +803,18 @@ func (ix *Index) prefixContext(q netip.Prefix, sp span) string {
 // (MatchEntity makes it strong when an address corroborates it) and never
 // on this provider's, a member's or a transit ASN.
 func (ix *Index) asnCands(cs []cand, n uint32, role headsupv1.AsnRole) []cand {
+	var one [1]int32 // the row of a key of one row
 	switch role {
 	case headsupv1.AsnRole_ASN_ROLE_HOLDER:
-		for _, r := range ix.asns.get(n) {
-			cs = append(cs, cand{row: r, rule: RuleASNHolder, strength: Strong})
+		for _, r := range ix.asns.get(n, &one) {
+			cs = append(cs, ix.cand(r, RuleASNHolder, Strong))
 		}
 	case headsupv1.AsnRole_ASN_ROLE_ORIGIN:
 		if _, never := ix.d.noOrigin[n]; never {
 			return cs
 		}
-		for _, r := range ix.asns.get(n) {
-			cs = append(cs, cand{row: r, rule: RuleASNOrigin, strength: Weak})
+		for _, r := range ix.asns.get(n, &one) {
+			cs = append(cs, ix.cand(r, RuleASNOrigin, Weak))
 		}
 	}
 	return cs
@@ -633,23 +822,29 @@ func (ix *Index) asnCands(cs []cand, n uint32, role headsupv1.AsnRole) []cand {
 
 // emailCands applies the e-mail rules: the same address is strong; the
 // same domain weak, never a mailbox provider's or an own domain (Build
-// leaves those out of the domain map).
+// leaves those out of the domain map, so they need no test here).
 func (ix *Index) emailCands(cs []cand, e string) []cand {
-	var exact map[int32]bool
-	for _, r := range ix.emails.get(e) {
-		cs = append(cs, cand{row: r, rule: RuleEmailAddress, strength: Strong})
+	var one [1]int32
+	start, alone := len(cs), false
+	for _, r := range ix.emails.get(e, &one) {
+		cs = append(cs, ix.cand(r, RuleEmailAddress, Strong))
+		alone = alone || ix.rows[r].alone
+	}
+	if alone {
+		// Every address at the domain is the owner's of an exact match.
+		return cs
+	}
+	var exact map[int32]bool // reading a nil map is fine
+	for _, c := range cs[start:] {
 		if exact == nil {
 			exact = map[int32]bool{}
 		}
-		exact[ix.rows[r].owner] = true
+		exact[c.owner] = true
 	}
 	dom := e[strings.LastIndexByte(e, '@')+1:]
-	if ix.d.noMailDom.covers(dom) {
-		return cs
-	}
-	for _, r := range ix.mailDoms.get(dom) {
+	for _, r := range ix.mailDoms.get(dom, &one) {
 		if !exact[ix.rows[r].owner] {
-			cs = append(cs, cand{row: r, rule: RuleEmailDomain, strength: Weak})
+			cs = append(cs, ix.cand(r, RuleEmailDomain, Weak))
 		}
 	}
 	return cs
@@ -657,8 +852,9 @@ func (ix *Index) emailCands(cs []cand, e string) []cand {
 
 // memberCands matches a member id.
 func (ix *Index) memberCands(cs []cand, m string) []cand {
-	for _, r := range ix.members.get(m) {
-		cs = append(cs, cand{row: r, rule: RuleMember, strength: Strong})
+	var one [1]int32 // the row of a key of one row
+	for _, r := range ix.members.get(m, &one) {
+		cs = append(cs, ix.cand(r, RuleMember, Strong))
 	}
 	return cs
 }
@@ -666,13 +862,14 @@ func (ix *Index) memberCands(cs []cand, m string) []cand {
 // hashedCands matches a hashed identifier: equal under a configured key,
 // strong, except phone numbers (weak: a shared or recycled number).
 func (ix *Index) hashedCands(cs []cand, h string) []cand {
+	var one [1]int32 // the row of a key of one row
 	k, ok := ix.parseHashed(h)
 	if !ok {
 		return cs
 	}
 	s := hashedStrength(strings.Split(h, ":")[2])
-	for _, r := range ix.hashes.get(k) {
-		cs = append(cs, cand{row: r, rule: RuleHashed, strength: s})
+	for _, r := range ix.hashes.get(k, &one) {
+		cs = append(cs, ix.cand(r, RuleHashed, s))
 	}
 	return cs
 }
@@ -690,14 +887,15 @@ func hashedStrength(typ string) Strength {
 // plainHashedCands hashes a plain notice value under every configured key
 // to meet rows that hold only its hash.
 func (ix *Index) plainHashedCands(cs []cand, typ, v string) []cand {
+	var one [1]int32 // the row of a key of one row
 	if !ix.rawHash {
 		return cs
 	}
 	in := notice.HashInput(typ, v)
 	for k, id := range ix.d.keyIDs {
-		for _, r := range ix.hashes.get(hashKey{key: uint16(k), sum: newHashFunc(ix.cfg.HashKeys[id])(in)}) {
+		for _, r := range ix.hashes.get(hashKey{key: uint16(k), sum: newHashFunc(ix.cfg.HashKeys[id])(in)}, &one) {
 			if ix.rows[r].typ.Type() == TypeHashed {
-				cs = append(cs, cand{row: r, rule: RuleHashed, strength: hashedStrength(typ)})
+				cs = append(cs, ix.cand(r, RuleHashed, hashedStrength(typ)))
 			}
 		}
 	}
