@@ -74,8 +74,6 @@ type agent struct {
 	snapshots map[int]customers.Snapshot
 	custIndex *match.Index
 
-	// wake tells the outbox deliverers that new events are committed.
-	wake []chan struct{}
 	// sourceAlarm says which customer sources are in alarm.
 	sourceAlarm map[int]bool
 	// custRows is the customer list by customer, and changedRows the rows
@@ -99,6 +97,9 @@ type agent struct {
 	metrics *metrics
 	// outlets feed the sinks, one each (outbox.go).
 	outlets []*outlet
+	// queued are the outbox items the commit under way wrote through
+	// reconcile, handed to the outlets once it is durable. Loop only.
+	queued []outboxItem
 	// verifier re-checks sightings live; nil unless VerifySightings.
 	verifier *verifier
 	// logDir is the newest directory version the log delivered that the
@@ -194,9 +195,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	a.refreshCheckSnapshot()
 	for _, out := range cfg.Outputs {
-		wake := make(chan struct{}, 1)
-		a.wake = append(a.wake, wake)
-		o, err := newOutlet(out, wake)
+		o, err := newOutlet(out)
 		if err != nil {
 			return err
 		}

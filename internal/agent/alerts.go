@@ -139,8 +139,12 @@ func (a *agent) reconcile(ctx context.Context, tx *sql.Tx, dir *directory.Direct
 		if !n.Silenced {
 			written++
 		}
-		return putAlert(ctx, stx, alertRow{AlertID: ev.AlertID, Revision: ev.Revision, State: state, Type: ev.Type,
+		it, queued, err := queueAlert(ctx, stx, alertRow{AlertID: ev.AlertID, Revision: ev.Revision, State: state, Type: ev.Type,
 			CustomerID: customer, Root: root, Fingerprint: fp, Event: string(body)}, ev, now, n)
+		if queued {
+			a.queued = append(a.queued, it)
+		}
+		return err
 	}
 	ids := sortedKeys(next)
 	for _, id := range ids {
@@ -200,7 +204,7 @@ func (a *agent) reconcile(ctx context.Context, tx *sql.Tx, dir *directory.Direct
 			return written, err
 		}
 	}
-	expired, err := expireSuppressions(ctx, tx, now)
+	expired, err := expireSuppressions(ctx, stx, now)
 	if err != nil {
 		return written, err
 	}

@@ -24,6 +24,7 @@ import (
 // the start); otherwise only the roots the batch's notices, or the
 // customers changed since the last commit, may affect.
 func (a *agent) commit(ctx context.Context, batch []received, full bool) error {
+	a.queued = a.queued[:0]
 	dir := a.directory()
 	now := a.cfg.Now()
 	tx, err := a.store.db.BeginTx(ctx, nil)
@@ -132,12 +133,13 @@ func (a *agent) commit(ctx context.Context, batch []received, full bool) error {
 		a.cfg.Committed(cur.Seq)
 	}
 	if n > 0 {
-		for _, w := range a.wake {
-			select {
-			case w <- struct{}{}:
-			default:
-			}
+		// The events are durable now: the deliverers get them from
+		// memory rather than reading them back. Events this commit wrote
+		// by other ways (triage lifting a hold) are read from the store.
+		for _, o := range a.outlets {
+			o.hand(a.queued, n > len(a.queued))
 		}
+		clear(a.queued) // the outlets hold them now; drop the references
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/headsup-dev/headsup/internal/alert"
@@ -51,6 +52,57 @@ type outlet struct {
 	// retry's wait, and markDelay after the deliverer goes idle
 	// (flushMarks).
 	marks []int64
+
+	// handed are events the loop handed over as it committed them (hand),
+	// so that the deliverer need not read back what it was just given: on
+	// the path of every alert, that read cost a query and a JSON decode.
+	// At most handMax wait; reread says the store may hold events the
+	// outlet was not handed (a triage change, an alarm, a handover over
+	// the bound), which the deliverer then reads from the store.
+	handMu sync.Mutex
+	handed []outboxItem
+	reread bool
+}
+
+// handMax bounds the events waiting in an outlet's handover: beyond it
+// they stay in the store, where the deliverer finds them.
+const handMax = 4 * pageSize
+
+// hand gives the outlet events just committed, in outbox id order, and
+// wakes its deliverer; reread says the store also holds others.
+func (o *outlet) hand(items []outboxItem, reread bool) {
+	o.handMu.Lock()
+	if len(o.handed)+len(items) > handMax {
+		items, reread = nil, true
+	}
+	o.handed = append(o.handed, items...)
+	o.reread = o.reread || reread
+	o.handMu.Unlock()
+	select {
+	case o.wake <- struct{}{}:
+	default:
+	}
+}
+
+// takeHanded returns the handed events that follow offered without a gap,
+// and whether the store must be read as well (then the events not returned
+// are read from it too).
+func (o *outlet) takeHanded() ([]outboxItem, bool) {
+	o.handMu.Lock()
+	items, reread := o.handed, o.reread
+	o.handed, o.reread = nil, false
+	o.handMu.Unlock()
+	for len(items) > 0 && items[0].ID <= o.offered {
+		items = items[1:] // already read from the store
+	}
+	n := 0
+	for n < len(items) && items[n].ID == o.offered+1+int64(n) {
+		n++
+	}
+	if n < len(items) {
+		reread = true // a gap: events were written that the outlet was not handed
+	}
+	return items[:n], reread
 }
 
 // emission is one event for the sink and the outbox items it accounts
@@ -64,8 +116,8 @@ type emission struct {
 	digest bool
 }
 
-func newOutlet(out Output, wake chan struct{}) (*outlet, error) {
-	o := &outlet{out: out, name: out.Sink.Name(), wake: wake, held: map[string][]outboxItem{}}
+func newOutlet(out Output) (*outlet, error) {
+	o := &outlet{out: out, name: out.Sink.Name(), wake: make(chan struct{}, 1), held: map[string][]outboxItem{}}
 	if out.Flood != nil {
 		s, err := flood.New(*out.Flood)
 		if err != nil {
@@ -105,6 +157,9 @@ func (a *agent) deliver(ctx context.Context, o *outlet) error {
 	}
 	backoff := sink.Backoff{Min: 500 * time.Millisecond, Max: time.Minute}
 	attempt := 0
+	// handedOnly: the store holds nothing for this sink beyond offered
+	// that was not handed over; until then, each round reads the store.
+	handedOnly := false
 	var timer *time.Timer
 	defer func() {
 		if timer != nil {
@@ -172,12 +227,18 @@ func (a *agent) deliver(ctx context.Context, o *outlet) error {
 		if err := a.boundOutbox(ctx, o); err != nil {
 			return err
 		}
-		items, err := a.store.pendingAfter(ctx, o.name, o.offered, pageSize)
-		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
+		items, reread := o.takeHanded()
+		if reread || len(items) == 0 && !handedOnly {
+			// Only the store is sure to hold everything: read it (at
+			// start, after a gap, and whenever woken by someone else).
+			var err error
+			if items, err = a.store.pendingAfter(ctx, o.name, o.offered, pageSize); err != nil {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				return fmt.Errorf("agent: state: sink %s: %w", o.name, err)
 			}
-			return fmt.Errorf("agent: state: sink %s: %w", o.name, err)
+			handedOnly = len(items) < pageSize
 		}
 		for _, it := range items {
 			if err := a.take(ctx, o, it); err != nil {
@@ -230,22 +291,25 @@ func (a *agent) deliver(ctx context.Context, o *outlet) error {
 // it is, or handed to flood control.
 func (a *agent) take(ctx context.Context, o *outlet, it outboxItem) error {
 	o.offered = it.ID
-	var ev alert.Event
-	if err := json.Unmarshal([]byte(it.Body), &ev); err != nil {
-		return fmt.Errorf("agent: state: outbox %d: %w", it.ID, err)
+	ev := it.event
+	if ev == nil {
+		ev = &alert.Event{}
+		if err := json.Unmarshal([]byte(it.Body), ev); err != nil {
+			return fmt.Errorf("agent: state: outbox %d: %w", it.ID, err)
+		}
 	}
-	if !o.out.Filter.Allows(&ev) {
+	if !o.out.Filter.Allows(ev) {
 		o.marks = append(o.marks, it.ID)
 		return nil
 	}
 	// Alarms bypass flood control: they are rare, and say that the desk
 	// may be blind.
 	if o.shaper == nil || ev.Type == alert.TypeAlarm {
-		o.ready = append(o.ready, emission{ev: &ev, body: []byte(it.Body), items: []int64{it.ID}})
+		o.ready = append(o.ready, emission{ev: ev, body: []byte(it.Body), items: []int64{it.ID}})
 		return nil
 	}
 	o.held[ev.AlertID] = append(o.held[ev.AlertID], it)
-	o.ready = append(o.ready, a.emissions(o, o.shaper.Offer(&ev, a.cfg.Now()))...)
+	o.ready = append(o.ready, a.emissions(o, o.shaper.Offer(ev, a.cfg.Now()))...)
 	return nil
 }
 

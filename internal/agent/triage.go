@@ -109,7 +109,7 @@ func loadTriage(ctx context.Context, q queryer, ids []string) (map[string]*triag
 		}
 		where, args = " WHERE alert_id IN (SELECT value FROM json_each(?))", []any{string(list)}
 	}
-	rows, err := q.QueryContext(ctx, `SELECT alert_id, actor, at, note FROM acks`+where, args...)
+	rows, err := q.QueryContext(ctx, selectAcks+where, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -129,11 +129,9 @@ func loadTriage(ctx context.Context, q queryer, ids []string) (map[string]*triag
 	}
 	hwhere := strings.Replace(where, "alert_id", "h.alert_id", 1)
 	if hwhere == "" {
-		hwhere = " WHERE 1"
+		hwhere = allHeld
 	}
-	rows, err = q.QueryContext(ctx, `SELECT h.alert_id, h.severity, h.strength, h.group_key, h.root, `+ruleColumns+`
-		FROM held h JOIN suppressions s ON s.id = h.suppression_id`+hwhere+` AND h.released_at = 0 AND s.lifted_at = 0
-		ORDER BY h.alert_id, s.id`, args...)
+	rows, err = q.QueryContext(ctx, selectHeld(hwhere), args...)
 	if err != nil {
 		return nil, err
 	}
@@ -150,6 +148,24 @@ func loadTriage(ctx context.Context, q queryer, ids []string) (map[string]*triag
 	}
 	return out, rows.Err()
 }
+
+// selectAcks and selectHeld read the triage of alerts; every commit runs
+// them over all alerts (selectAcks, selectHeld(allHeld)), so those two are
+// among the cached statements.
+const selectAcks = `SELECT alert_id, actor, at, note FROM acks`
+
+func selectHeld(where string) string {
+	return `SELECT h.alert_id, h.severity, h.strength, h.group_key, h.root, ` + ruleColumns + `
+		FROM held h JOIN suppressions s ON s.id = h.suppression_id` + where + ` AND h.released_at = 0 AND s.lifted_at = 0
+		ORDER BY h.alert_id, s.id`
+}
+
+// allHeld is selectHeld's condition for every alert.
+const allHeld = " WHERE 1"
+
+// selectDueSuppressions finds suppressions whose until has passed; every
+// commit runs it.
+const selectDueSuppressions = `SELECT id, until_at FROM suppressions WHERE lifted_at = 0 AND until_at != 0 AND until_at <= ? ORDER BY id`
 
 // ruleColumns reads a suppression row (alias s) with scanRule.
 const ruleColumns = `s.id, s.alert_id, s.customer_id, s.subject, s.root, s.reason_prefix, s.until_at, s.actor, s.note, s.created_at, s.lifted_at, s.lifted_by, s.lifted_why`
@@ -535,8 +551,9 @@ func lift(ctx context.Context, tx *sql.Tx, ruleID uint64, un alert.Unsuppression
 }
 
 // expireSuppressions lifts every suppression whose until has passed.
-func expireSuppressions(ctx context.Context, tx *sql.Tx, now time.Time) (int, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT id, until_at FROM suppressions WHERE lifted_at = 0 AND until_at != 0 AND until_at <= ? ORDER BY id`, now.Unix())
+func expireSuppressions(ctx context.Context, stx cachedTx, now time.Time) (int, error) {
+	tx := stx.Tx
+	rows, err := stx.QueryContext(ctx, selectDueSuppressions, now.Unix())
 	if err != nil {
 		return 0, err
 	}

@@ -65,12 +65,11 @@ func (a *agent) inTx(ctx context.Context, f func(tx *sql.Tx, now time.Time) erro
 	return nil
 }
 
+// wakeSinks tells every outlet that the store holds events it was not
+// handed: it reads them from the store.
 func (a *agent) wakeSinks() {
-	for _, w := range a.wake {
-		select {
-		case w <- struct{}{}:
-		default:
-		}
+	for _, o := range a.outlets {
+		o.hand(nil, true)
 	}
 }
 

@@ -22,7 +22,8 @@ type Sink interface {
 	// retrying later, after the delay a [*RetryAfterError] names or the
 	// outbox's [Backoff]. Deliver may be called again with an event it has
 	// already delivered (delivery is at least once); receivers drop
-	// duplicates by (alert_id, revision).
+	// duplicates by (alert_id, revision). e may be shared with other
+	// sinks: read it, never change it.
 	Deliver(ctx context.Context, e *alert.Event, body []byte) error
 }
 
