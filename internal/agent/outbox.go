@@ -198,7 +198,7 @@ func (a *agent) deliver(ctx context.Context, o *outlet) error {
 				if err := a.flushMarks(ctx, o); err != nil {
 					return err
 				}
-				if err := a.boundOutbox(ctx, o); err != nil {
+				if err := a.boundStoredOutbox(ctx, o); err != nil {
 					return err
 				}
 				select {
@@ -224,13 +224,13 @@ func (a *agent) deliver(ctx context.Context, o *outlet) error {
 				continue
 			}
 		}
-		if err := a.boundOutbox(ctx, o); err != nil {
-			return err
-		}
 		items, reread := o.takeHanded()
 		if reread || len(items) == 0 && !handedOnly {
 			// Only the store is sure to hold everything: read it (at
 			// start, after a gap, and whenever woken by someone else).
+			if err := a.boundStoredOutbox(ctx, o); err != nil {
+				return err
+			}
 			var err error
 			if items, err = a.store.pendingAfter(ctx, o.name, o.offered, pageSize); err != nil {
 				if ctx.Err() != nil {
@@ -239,6 +239,15 @@ func (a *agent) deliver(ctx context.Context, o *outlet) error {
 				return fmt.Errorf("agent: state: sink %s: %w", o.name, err)
 			}
 			handedOnly = len(items) < pageSize
+		} else {
+			// Handed over without a gap: the outbox holds nothing after
+			// them, so the backlog is known without asking the store.
+			if err := a.boundOutbox(ctx, o, o.offered+int64(len(items))); err != nil {
+				return err
+			}
+			for len(items) > 0 && items[0].ID <= o.offered {
+				items = items[1:] // skipped by the bound
+			}
 		}
 		for _, it := range items {
 			if err := a.take(ctx, o, it); err != nil {
@@ -436,9 +445,8 @@ func (a *agent) markDelivered(ctx context.Context, sinkName string, ids []int64)
 	return err
 }
 
-// boundOutbox measures the sink's backlog, skips its oldest pending events
-// beyond the bound, and fires or clears the outbox_full alarm.
-func (a *agent) boundOutbox(ctx context.Context, o *outlet) error {
+// boundStoredOutbox is boundOutbox with the newest event the store holds.
+func (a *agent) boundStoredOutbox(ctx context.Context, o *outlet) error {
 	var last int64
 	if err := a.store.read.QueryRowContext(ctx, `SELECT COALESCE(MAX(id), 0) FROM outbox`).Scan(&last); err != nil {
 		if ctx.Err() != nil {
@@ -446,6 +454,13 @@ func (a *agent) boundOutbox(ctx context.Context, o *outlet) error {
 		}
 		return fmt.Errorf("agent: state: sink %s: %w", o.name, err)
 	}
+	return a.boundOutbox(ctx, o, last)
+}
+
+// boundOutbox measures the sink's backlog, last being the newest outbox
+// event, skips its oldest pending events beyond the bound, and fires or
+// clears the outbox_full alarm.
+func (a *agent) boundOutbox(ctx context.Context, o *outlet, last int64) error {
 	inFlight := 0
 	for _, items := range o.held {
 		inFlight += len(items)
