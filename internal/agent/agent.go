@@ -100,6 +100,15 @@ type agent struct {
 	// queued are the outbox items the commit under way wrote through
 	// reconcile, handed to the outlets once it is durable. Loop only.
 	queued []outboxItem
+	// unsettled says the store may hold parked or invalid entries; until
+	// one is stored, commits do not look for them. Loop only.
+	unsettled bool
+	// triaged says the store may hold acknowledgements or suppressions;
+	// until the desk makes one, commits skip the triage queries. The desk
+	// sets it before its transaction, which the single connection orders
+	// with the loop's: a commit that reads false began before that
+	// transaction.
+	triaged atomic.Bool
 	// verifier re-checks sightings live; nil unless VerifySightings.
 	verifier *verifier
 	// logDir is the newest directory version the log delivered that the
@@ -282,6 +291,7 @@ func (a *agent) load(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		a.unsettled = a.unsettled || len(unverified) > 0
 		for _, e := range unverified {
 			if e.Kind != kindDirectory {
 				a.model.unverified[ref{e.Issuer, e.ID}] = e.Seq
@@ -291,6 +301,11 @@ func (a *agent) load(ctx context.Context) error {
 	if err := a.loadDirectories(ctx); err != nil {
 		return err
 	}
+	triaged, err := a.store.triaged(ctx)
+	if err != nil {
+		return fmt.Errorf("agent: state: %w", err)
+	}
+	a.triaged.Store(triaged)
 	a.log.Info("agent state loaded", "log_id", a.cursor.LogID, "cursor", a.cursor.Seq, "notices", len(a.model.bySeq))
 	return nil
 }

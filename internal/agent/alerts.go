@@ -90,9 +90,17 @@ func (a *agent) reconcile(ctx context.Context, tx *sql.Tx, dir *directory.Direct
 	// Integrity and directory-stale alerts come from the entries table, so
 	// they too are a function of the state, whatever the order.
 	stx := a.store.cached(tx)
-	invalid, err := entriesIn(ctx, stx, statusInvalid)
-	if err != nil {
-		return 0, err
+	var (
+		invalid, parked []entryRow
+		err             error
+	)
+	if a.unsettled {
+		if invalid, err = entriesIn(ctx, stx, statusInvalid); err != nil {
+			return 0, err
+		}
+		if parked, err = entriesIn(ctx, stx, statusParked); err != nil {
+			return 0, err
+		}
 	}
 	for _, e := range invalid {
 		id := alert.ID(a.cfg.Member, "", "integrity", strconv.FormatUint(e.Seq, 10))
@@ -106,10 +114,6 @@ func (a *agent) reconcile(ctx context.Context, tx *sql.Tx, dir *directory.Direct
 		next[id] = a.integrityEvent(id, alert.TypeIntegrity, e, now,
 			fmt.Sprintf("notice %d from %s failed verification against a known key: do not trust it", e.Seq, e.Issuer))
 	}
-	parked, err := entriesIn(ctx, stx, statusParked)
-	if err != nil {
-		return 0, err
-	}
 	for _, e := range parked {
 		id := alert.ID(a.cfg.Member, "", "directory-stale", e.Kid)
 		if _, ok := next[id]; !ok {
@@ -122,9 +126,12 @@ func (a *agent) reconcile(ctx context.Context, tx *sql.Tx, dir *directory.Direct
 	if err != nil {
 		return 0, err
 	}
-	triage, err := loadTriage(ctx, stx, nil)
-	if err != nil {
-		return 0, err
+	triaged := a.triaged.Load() // read inside the transaction: see agent.triaged
+	var triage map[string]*triageState
+	if triaged {
+		if triage, err = loadTriage(ctx, stx, nil); err != nil {
+			return 0, err
+		}
 	}
 	written := 0
 	var fresh []*alert.Event // alerts raised for the first time
@@ -208,9 +215,11 @@ func (a *agent) reconcile(ctx context.Context, tx *sql.Tx, dir *directory.Direct
 			return written, err
 		}
 	}
-	expired, err := expireSuppressions(ctx, stx, now)
-	if err != nil {
-		return written, err
+	expired := 0
+	if triaged {
+		if expired, err = expireSuppressions(ctx, stx, now); err != nil {
+			return written, err
+		}
 	}
 	return written + back + expired, nil
 }

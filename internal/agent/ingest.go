@@ -50,6 +50,7 @@ func (a *agent) commit(ctx context.Context, batch []received, full bool) error {
 			e, newer := a.verifyDirectory(r, dir)
 			if e.Status == statusInvalid {
 				a.metrics.verifyFailures.WithLabelValues(kindDirectory).Inc()
+				a.unsettled = true
 			}
 			if err := putEntry(ctx, stx, e); err != nil {
 				return fmt.Errorf("agent: state: entry %d: %w", r.seq, err)
@@ -70,6 +71,7 @@ func (a *agent) commit(ctx context.Context, batch []received, full bool) error {
 		}
 		if e.Status == statusParked || e.Status == statusInvalid {
 			a.metrics.verifyFailures.WithLabelValues(verifyFailureLabel(e)).Inc()
+			a.unsettled = true
 		}
 		if err := putEntry(ctx, stx, e); err != nil {
 			return fmt.Errorf("agent: state: entry %d: %w", r.seq, err)

@@ -89,3 +89,36 @@ type nopSink struct{}
 func (nopSink) Name() string { return "nop" }
 
 func (nopSink) Deliver(context.Context, *alert.Event, []byte) error { return nil }
+
+// TestStoreTriaged: a restarted agent skips the triage queries only when
+// the desk never acknowledged or suppressed anything.
+func TestStoreTriaged(t *testing.T) {
+	tests := []struct {
+		name string
+		stmt string
+		want bool
+	}{
+		{name: "nothing", want: false},
+		{name: "an acknowledgement", stmt: `INSERT INTO acks(alert_id, actor, at) VALUES ('a', 'alice', 1)`, want: true},
+		{name: "a suppression, even lifted", stmt: `INSERT INTO suppressions(alert_id, actor, created_at, lifted_at) VALUES ('a', 'alice', 1, 2)`, want: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			st, err := openStore(ctx, t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			if tt.stmt != "" {
+				if _, err := st.db.ExecContext(ctx, tt.stmt); err != nil {
+					t.Fatal(err)
+				}
+			}
+			got, err := st.triaged(ctx)
+			if err != nil || got != tt.want {
+				t.Fatalf("triaged = %v, %v; want %v", got, err, tt.want)
+			}
+		})
+	}
+}

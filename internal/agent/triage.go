@@ -149,6 +149,14 @@ func loadTriage(ctx context.Context, q queryer, ids []string) (map[string]*triag
 	return out, rows.Err()
 }
 
+// triaged reports whether the desk ever acknowledged or suppressed
+// anything (agent.triaged).
+func (s *store) triaged(ctx context.Context) (bool, error) {
+	var any bool
+	err := s.db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM acks) OR EXISTS (SELECT 1 FROM suppressions)`).Scan(&any)
+	return any, err
+}
+
 // selectAcks and selectHeld read the triage of alerts; every commit runs
 // them over all alerts (selectAcks, selectHeld(allHeld)), so those two are
 // among the cached statements.

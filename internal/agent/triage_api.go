@@ -310,6 +310,7 @@ func (l *localServer) AckAlert(ctx context.Context, req *headsupv1.AckAlertReque
 		return nil, triageStatus(fieldErr("by", req.GetBy(), "is empty: say who acknowledges"))
 	}
 	resp := &headsupv1.AckAlertResponse{}
+	l.a.triaged.Store(true) // before the transaction: see agent.triaged
 	err := l.a.inTx(ctx, func(tx *sql.Tx, now time.Time) error {
 		id, err := resolveAlert(ctx, tx, "alert_id", req.GetAlertId())
 		if err != nil {
@@ -350,6 +351,7 @@ func (l *localServer) SuppressAlert(ctx context.Context, req *headsupv1.Suppress
 		r.Until = &u
 	}
 	resp := &headsupv1.SuppressAlertResponse{}
+	l.a.triaged.Store(true) // before the transaction: see agent.triaged
 	err := l.a.inTx(ctx, func(tx *sql.Tx, now time.Time) error {
 		if err := checkRule(ctx, tx, &r, now); err != nil {
 			return err
