@@ -34,6 +34,9 @@ type Claims struct {
 	// Supersedes is "supersedes", the id of the notice this one replaces;
 	// empty when none.
 	Supersedes string
+
+	// digest is NoticeSHA256 decoded, set by check.
+	digest [sha256.Size]byte
 }
 
 // wireClaims fixes the emitted member order and spelling.
@@ -46,6 +49,13 @@ type wireClaims struct {
 	Audience     []string `json:"audience"` // never nil: [] when empty
 	Supersedes   string   `json:"supersedes,omitempty"`
 }
+
+// digestLen is the length of an unpadded base64url SHA-256.
+const digestLen = 43
+
+// strictBase64 decodes unpadded base64url with zero unused bits, so a
+// digest has one spelling. Never modified.
+var strictBase64 = base64.RawURLEncoding.Strict()
 
 // maxUnixSeconds is 9999-12-31T23:59:59Z, the last instant RFC 3339 can
 // write; later times are refused rather than mis-printed.
@@ -98,8 +108,8 @@ func parseClaims(raw map[string]json.RawMessage) (*Claims, error) {
 	if len(v) == 0 || v[0] != '[' {
 		return nil, fmt.Errorf("%w: audience: %s is not a JSON array", ErrClaims, jws.Abbreviate(v))
 	}
-	var aud []json.RawMessage
-	if err := json.Unmarshal(v, &aud); err != nil {
+	aud, err := jws.Array(v)
+	if err != nil {
 		return nil, fmt.Errorf("%w: audience: %v", ErrClaims, err)
 	}
 	for i, a := range aud {
@@ -155,8 +165,12 @@ func (c *Claims) check() error {
 			return fmt.Errorf("%w: exp: %v", ErrClaims, err)
 		}
 	}
-	d, err := base64.RawURLEncoding.Strict().DecodeString(c.NoticeSHA256)
-	if err != nil || len(d) != sha256.Size || strings.IndexFunc(c.NoticeSHA256, jws.NotBase64URL) >= 0 {
+	// Only 43 characters spell 32 bytes unpadded; checking that first
+	// keeps the decoding inside the digest array.
+	if len(c.NoticeSHA256) != digestLen || strings.IndexFunc(c.NoticeSHA256, jws.NotBase64URL) >= 0 {
+		return fmt.Errorf("%w: notice_sha256: %q is not an unpadded base64url SHA-256", ErrClaims, c.NoticeSHA256)
+	}
+	if n, err := strictBase64.Decode(c.digest[:], []byte(c.NoticeSHA256)); err != nil || n != sha256.Size {
 		return fmt.Errorf("%w: notice_sha256: %q is not an unpadded base64url SHA-256", ErrClaims, c.NoticeSHA256)
 	}
 	for i, a := range c.Audience {

@@ -177,8 +177,7 @@ func Verify(env *headsupv1.Envelope, dir *directory.Directory, logTime time.Time
 		return nil, err
 	}
 	sum := sha256.Sum256(nb)
-	want, _ := base64.RawURLEncoding.DecodeString(c.NoticeSHA256) // checked by parseClaims
-	if subtle.ConstantTimeCompare(sum[:], want) != 1 {
+	if subtle.ConstantTimeCompare(sum[:], c.digest[:]) != 1 {
 		return nil, fmt.Errorf("%w: notice_sha256 %s, the notice's digest is %s", ErrDigest, c.NoticeSHA256, Digest(nb))
 	}
 	n, schemaErr := notice.Unmarshal(nb, notice.Options{TestNetwork: dir.TestNetwork})
@@ -227,7 +226,7 @@ func verifyJWS(token string, dir *directory.Directory) (*Claims, *directory.Memb
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	h, err := checkHeader(cs.header)
+	h, err := checkHeader(cs.Header)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -241,7 +240,7 @@ func verifyJWS(token string, dir *directory.Directory) (*Claims, *directory.Memb
 	// iss is read before the signature check so the key is bound to its
 	// holder first; a missing or mistyped iss is left to the claims check,
 	// which refuses it, so no path skips this comparison.
-	if iss, err := jws.String(cs.claims["iss"]); err == nil && iss != m.ID {
+	if iss, err := jws.String(cs.Claims["iss"]); err == nil && iss != m.ID {
 		return nil, nil, nil, fmt.Errorf("%w: kid %q belongs to member %q, not to the issuer %q", ErrKeyNotIssuers, h.kid, m.ID, iss)
 	}
 	if k.Use != directory.UseNotice {
@@ -249,10 +248,10 @@ func verifyJWS(token string, dir *directory.Directory) (*Claims, *directory.Memb
 	}
 	// Both alg spellings name the same algorithm, so one verifier serves
 	// both without registering anything in golang-jwt's global table.
-	if err := jwt.SigningMethodEdDSA.Verify(cs.signingInput, cs.signature, k.Public); err != nil {
+	if err := jwt.SigningMethodEdDSA.Verify(cs.SigningInput, cs.Signature, k.Public); err != nil {
 		return nil, nil, nil, fmt.Errorf("%w: kid %q: %v", ErrSignature, h.kid, err)
 	}
-	c, err := parseClaims(cs.claims)
+	c, err := parseClaims(cs.Claims)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -309,7 +308,7 @@ func PeekClaims(token string) (*Claims, error) {
 	if err != nil {
 		return nil, err
 	}
-	return parseClaims(cs.claims)
+	return parseClaims(cs.Claims)
 }
 
 // PeekKeyID returns the header's kid WITHOUT verifying anything: an agent
@@ -320,7 +319,7 @@ func PeekKeyID(token string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	h, err := checkHeader(cs.header)
+	h, err := checkHeader(cs.Header)
 	if err != nil {
 		return "", err
 	}

@@ -7,18 +7,9 @@ import (
 	"github.com/headsup-dev/headsup/internal/jws"
 )
 
-// compact is a JWS compact serialisation split and decoded, not yet
-// checked beyond syntax.
-type compact struct {
-	signingInput string // header "." claims, as received: what was signed
-	header       map[string]json.RawMessage
-	claims       map[string]json.RawMessage
-	signature    []byte
-}
-
 // splitJWS decodes the three parts of a compact JWS (strictly: package
 // jws). Every failure is ErrMalformed.
-func splitJWS(token string) (*compact, error) {
+func splitJWS(token string) (*jws.Compact, error) {
 	if len(token) > MaxEnvelopeBytes {
 		return nil, fmt.Errorf("%w: JWS is %d bytes, the limit is %d", ErrTooLarge, len(token), MaxEnvelopeBytes)
 	}
@@ -26,7 +17,7 @@ func splitJWS(token string) (*compact, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
-	return &compact{signingInput: c.SigningInput, header: c.Header, claims: c.Claims, signature: c.Signature}, nil
+	return c, nil
 }
 
 // header is a checked protected header.
@@ -42,10 +33,10 @@ const (
 
 // checkHeader enforces the exact header {alg, typ, kid} (jws.Header).
 // Every failure is ErrHeader.
-func checkHeader(raw map[string]json.RawMessage) (*header, error) {
+func checkHeader(raw map[string]json.RawMessage) (header, error) {
 	alg, kid, err := jws.Header(raw, Type, algEdDSA, algEd25519)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrHeader, err)
+		return header{}, fmt.Errorf("%w: %v", ErrHeader, err)
 	}
-	return &header{alg: alg, kid: kid}, nil
+	return header{alg: alg, kid: kid}, nil
 }

@@ -2,9 +2,13 @@ package jws_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"testing"
+
+	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/headsup-dev/headsup/internal/jws"
 )
@@ -55,6 +59,70 @@ func FuzzString(f *testing.F) {
 		wantErr := json.Unmarshal(v, &want)
 		if (err == nil) != (wantErr == nil) || got != want {
 			t.Fatalf("String(%q) = %q, %v; json.Unmarshal: %q, %v", v, got, err, want, wantErr)
+		}
+	})
+}
+
+// FuzzSplit: Split answers as the straightforward reference below does
+// (strings.Split and golang-jwt's strict segment decoder, as Split was
+// first written), byte for byte and error for error.
+func FuzzSplit(f *testing.F) {
+	f.Fuzz(func(t *testing.T, token string) {
+		want, wantErr := splitReference(token)
+		got, err := jws.Split(token)
+		if (err == nil) != (wantErr == nil) || (err != nil && err.Error() != wantErr.Error()) {
+			t.Fatalf("Split(%q) error %v, reference %v", token, err, wantErr)
+		}
+		if err != nil {
+			return
+		}
+		if got.SigningInput != want.SigningInput || !slices.Equal(got.Signature, want.Signature) ||
+			!maps.EqualFunc(got.Header, want.Header, sameBytes) || !maps.EqualFunc(got.Claims, want.Claims, sameBytes) {
+			t.Fatalf("Split(%q) = %+v, reference %+v", token, got, want)
+		}
+	})
+}
+
+func splitReference(token string) (*jws.Compact, error) {
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		return nil, fmt.Errorf("JWS has %d parts, want 3 (header.claims.signature)", len(parts))
+	}
+	p := jwt.NewParser(jwt.WithStrictDecoding())
+	var dec [3][]byte
+	for i, name := range []string{"header", "claims", "signature"} {
+		if j := strings.IndexFunc(parts[i], jws.NotBase64URL); j >= 0 {
+			return nil, fmt.Errorf("%s: byte %d is not in the base64url alphabet", name, j)
+		}
+		b, err := p.DecodeSegment(parts[i])
+		if err != nil {
+			return nil, fmt.Errorf("%s: not strict unpadded base64url: %v", name, err)
+		}
+		dec[i] = b
+	}
+	header, err := jws.DecodeObject(dec[0])
+	if err != nil {
+		return nil, fmt.Errorf("header: %v", err)
+	}
+	claims, err := jws.DecodeObject(dec[1])
+	if err != nil {
+		return nil, fmt.Errorf("claims: %v", err)
+	}
+	return &jws.Compact{SigningInput: token[:len(parts[0])+1+len(parts[1])], Header: header, Claims: claims, Signature: dec[2]}, nil
+}
+
+// FuzzArray: Array answers as json.Unmarshal into []json.RawMessage does
+// (its fast path skips reflection for valid arrays).
+func FuzzArray(f *testing.F) {
+	f.Fuzz(func(t *testing.T, v []byte) {
+		var want []json.RawMessage
+		wantErr := json.Unmarshal(v, &want)
+		got, err := jws.Array(v)
+		if (err == nil) != (wantErr == nil) || (err != nil && err.Error() != wantErr.Error()) {
+			t.Fatalf("Array(%q) error %v, json.Unmarshal %v", v, err, wantErr)
+		}
+		if !slices.EqualFunc(got, want, sameBytes) || (err == nil && (got == nil) != (want == nil)) {
+			t.Fatalf("Array(%q) = %q, json.Unmarshal %q", v, got, want)
 		}
 	})
 }

@@ -14,6 +14,7 @@ package jws
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -21,8 +22,6 @@ import (
 	"slices"
 	"strings"
 	"unicode/utf8"
-
-	"github.com/golang-jwt/jwt/v5"
 )
 
 // Compact is a JWS split and decoded, checked for syntax only.
@@ -37,24 +36,42 @@ type Compact struct {
 // maxDepth bounds JSON nesting; headers and claims need two levels.
 const maxDepth = 8
 
+// strictBase64 is unpadded base64url with zero unused bits: what
+// golang-jwt's Parser.DecodeSegment uses under WithStrictDecoding
+// (base64.RawURLEncoding.Strict()), made once rather than per segment.
+// Never modified.
+var strictBase64 = base64.RawURLEncoding.Strict()
+
 // Split decodes the three parts of a compact JWS. Its errors describe the
 // syntax at fault; callers wrap them in their own sentinel.
 func Split(token string) (*Compact, error) {
-	parts := strings.Split(token, ".")
-	if len(parts) != 3 {
-		return nil, fmt.Errorf("JWS has %d parts, want 3 (header.claims.signature)", len(parts))
+	if n := strings.Count(token, ".") + 1; n != 3 {
+		return nil, fmt.Errorf("JWS has %d parts, want 3 (header.claims.signature)", n)
 	}
-	p := jwt.NewParser(jwt.WithStrictDecoding())
+	i := strings.IndexByte(token, '.')
+	j := i + 1 + strings.IndexByte(token[i+1:], '.')
+	parts := [3]string{token[:i], token[i+1 : j], token[j+1:]}
+	// One buffer holds the three decoded parts; each part's capacity is
+	// capped so that no append reaches into the next.
+	size := 0
+	for _, part := range parts {
+		size += strictBase64.DecodedLen(len(part))
+	}
+	buf := make([]byte, size)
 	var dec [3][]byte
-	for i, name := range []string{"header", "claims", "signature"} {
-		if j := notBase64URLAt(parts[i]); j >= 0 {
-			return nil, fmt.Errorf("%s: byte %d is not in the base64url alphabet", name, j)
-		}
-		b, err := p.DecodeSegment(parts[i])
-		if err != nil {
+	for k, name := range [3]string{"header", "claims", "signature"} {
+		// The decoder refuses every byte outside the alphabet but CR and
+		// LF, which it skips; so a part that decodes and holds neither
+		// is all alphabet, and only a failure needs the byte-wise scan
+		// (whose finding is reported first, as a wrong byte).
+		n, err := strictBase64.Decode(buf, []byte(parts[k]))
+		if err != nil || strings.IndexByte(parts[k], '\r') >= 0 || strings.IndexByte(parts[k], '\n') >= 0 {
+			if at := notBase64URLAt(parts[k]); at >= 0 {
+				return nil, fmt.Errorf("%s: byte %d is not in the base64url alphabet", name, at)
+			}
 			return nil, fmt.Errorf("%s: not strict unpadded base64url: %v", name, err)
 		}
-		dec[i] = b
+		dec[k], buf = buf[:n:n], buf[strictBase64.DecodedLen(len(parts[k])):]
 	}
 	header, err := DecodeObject(dec[0])
 	if err != nil {
@@ -64,7 +81,7 @@ func Split(token string) (*Compact, error) {
 	if err != nil {
 		return nil, fmt.Errorf("claims: %v", err)
 	}
-	return &Compact{SigningInput: token[:len(parts[0])+1+len(parts[1])], Header: header, Claims: claims, Signature: dec[2]}, nil
+	return &Compact{SigningInput: token[:j], Header: header, Claims: claims, Signature: dec[2]}, nil
 }
 
 // NotBase64URL reports a rune outside the base64url alphabet.
@@ -350,6 +367,54 @@ func (w *walker) value(depth int) bool {
 	return true
 }
 
+// Array returns the elements of a JSON array, each the bytes of its JSON
+// text, exactly as json.Unmarshal into a []json.RawMessage does (its
+// errors too). Arrays of valid JSON are split without reflection: the
+// claims of every envelope hold one.
+func Array(v []byte) ([]json.RawMessage, error) {
+	if elems, ok := arrayFast(v); ok {
+		return elems, nil
+	}
+	var elems []json.RawMessage
+	if err := json.Unmarshal(v, &elems); err != nil {
+		return nil, err
+	}
+	return elems, nil
+}
+
+// arrayFast splits v when it is one valid JSON array; ok false leaves v
+// to json.Unmarshal. Elements are sliced from v, capacity capped.
+func arrayFast(v []byte) (elems []json.RawMessage, ok bool) {
+	if !json.Valid(v) {
+		return nil, false
+	}
+	w := walker{b: v}
+	w.space()
+	if w.b[w.i] != '[' {
+		return nil, false
+	}
+	w.i++
+	w.space()
+	elems = []json.RawMessage{}
+	if w.b[w.i] == ']' {
+		return elems, true
+	}
+	for {
+		w.space()
+		start := w.i
+		if !w.value(1) {
+			return nil, false // nested past maxDepth: the reference decides
+		}
+		elems = append(elems, json.RawMessage(w.b[start:w.i:w.i]))
+		w.space()
+		c := w.b[w.i]
+		w.i++ // ',' or ']'
+		if c == ']' {
+			return elems, true
+		}
+	}
+}
+
 // String decodes a JSON string; null, arrays and other types are refused
 // (encoding/json would turn null into "" silently, and golang-jwt would
 // take an array for aud).
@@ -415,20 +480,16 @@ func Header(raw map[string]json.RawMessage, typ string, algs ...string) (alg, ki
 		slices.Sort(extra)
 		return "", "", fmt.Errorf("parameter %q not allowed (the header is exactly alg, typ, kid)", extra[0])
 	}
-	var gotTyp string
-	for _, f := range []struct {
-		name string
-		out  *string
-	}{{"alg", &alg}, {"typ", &gotTyp}, {"kid", &kid}} {
-		v, ok := raw[f.name]
-		if !ok {
-			return "", "", fmt.Errorf("%s: missing", f.name)
-		}
-		s, err := String(v)
-		if err != nil {
-			return "", "", fmt.Errorf("%s: %v", f.name, err)
-		}
-		*f.out = s
+	// Read in this order, so the first of them at fault is reported.
+	if alg, err = member(raw, "alg"); err != nil {
+		return "", "", err
+	}
+	gotTyp, err := member(raw, "typ")
+	if err != nil {
+		return "", "", err
+	}
+	if kid, err = member(raw, "kid"); err != nil {
+		return "", "", err
 	}
 	if !slices.Contains(algs, alg) {
 		return "", "", fmt.Errorf("alg: %q, want one of %q", Abbreviate([]byte(alg)), algs)
@@ -440,4 +501,17 @@ func Header(raw map[string]json.RawMessage, typ string, algs ...string) (alg, ki
 		return "", "", errors.New("kid: empty")
 	}
 	return alg, kid, nil
+}
+
+// member decodes the string member name of raw; its errors name it.
+func member(raw map[string]json.RawMessage, name string) (string, error) {
+	v, ok := raw[name]
+	if !ok {
+		return "", fmt.Errorf("%s: missing", name)
+	}
+	s, err := String(v)
+	if err != nil {
+		return "", fmt.Errorf("%s: %v", name, err)
+	}
+	return s, nil
 }
