@@ -91,6 +91,10 @@ func (l *Log) appendOnce(ctx context.Context, subj string, body []byte) (Appende
 	// bytes meet the per-subject check instead.
 	sum := sha256.Sum256(body)
 	msg := &nats.Msg{Subject: subj, Data: body}
+	// The store-time watcher must run before the write for its
+	// consumer to deliver this entry (stamps.go).
+	l.stamps.start(ctx, l.stream)
+	gen := l.stamps.ready()
 	ack, err := l.js.PublishMsg(ctx, msg,
 		jetstream.WithMsgID(hex.EncodeToString(sum[:])),
 		jetstream.WithExpectLastSequencePerSubject(0),
@@ -111,9 +115,18 @@ func (l *Log) appendOnce(ctx context.Context, subj string, body []byte) (Appende
 		return Appended{}, l.callErr(ctx, "append "+subj, err)
 	}
 	l.observe(ack.Sequence)
-	// The ack carries no store time; read it from the entry itself so the
-	// caller reports the same time every subscriber will see. This also
-	// confirms what a duplicate ack points at.
+	// The ack carries no store time. A fresh write's entry is ours (the
+	// subject was empty and the server stored the message at ack.Sequence),
+	// so its time comes from the watcher, which reports the server's store
+	// time and the subject.
+	if !ack.Duplicate {
+		if stored, ok := l.stamps.storedAt(ctx, l.stream, gen, ack.Sequence, subj); ok {
+			return Appended{Seq: ack.Sequence, Stored: stored}, nil
+		}
+	}
+	// Otherwise read the entry back: the caller reports the same time
+	// every subscriber will see, and a duplicate ack is confirmed to point
+	// at these bytes under this subject.
 	m, err := l.stream.GetMsg(ctx, ack.Sequence)
 	if err != nil {
 		return Appended{}, l.callErr(ctx, fmt.Sprintf("append %s: read back sequence %d", subj, ack.Sequence), err)

@@ -22,6 +22,10 @@
 //     = hex SHA-256 of the body) or a read-back answers; other bytes are a
 //     *ConflictError naming the stored sequence. This holds forever, across
 //     hub replicas, on R1 and R3 streams.
+//   - Append reports each entry's log time: JetStream's store time (the
+//     server's clock, never the hub's), learnt from a headers-only ordered
+//     consumer that every appending Log runs, or by reading the entry back
+//     when that consumer has not delivered it within stampWait.
 //   - Open creates the stream only when it is missing and the hub has no
 //     persisted log state, then reads its configuration back and refuses
 //     (ErrStreamConfig, one line naming every differing field) anything
