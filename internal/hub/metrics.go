@@ -49,6 +49,11 @@ type metrics struct {
 	natsDisconnect prometheus.Counter
 	replayChecks   *prometheus.CounterVec // result
 	replayUp       prometheus.Gauge
+
+	// stored and duplicate are publishes' two successful series, resolved
+	// once: every accepted Publish counts in one, and a label lookup per
+	// call hashes both values under the vector's lock.
+	stored, duplicate prometheus.Counter
 }
 
 func newMetrics() *metrics {
@@ -102,9 +107,8 @@ func newMetrics() *metrics {
 	)
 	// Zero series exist from the start, so a rate() over them works
 	// before the first event.
-	for _, result := range []string{"stored", "duplicate"} {
-		m.publishes.WithLabelValues(result, "OK")
-	}
+	m.stored = m.publishes.WithLabelValues("stored", "OK")
+	m.duplicate = m.publishes.WithLabelValues("duplicate", "OK")
 	for _, method := range []string{"Subscribe", "Replay"} {
 		m.openStreams.WithLabelValues(method)
 	}
@@ -159,15 +163,16 @@ func (m *metrics) serve(ctx context.Context, addr string, ready func(net.Addr), 
 func (m *metrics) unaryInterceptor(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 	resp, err := handler(ctx, req)
 	if m != nil && info.FullMethod == headsupv1.HubService_Publish_FullMethodName {
-		result := "refused"
 		if r, ok := resp.(*headsupv1.PublishResponse); ok && err == nil {
-			result = "stored"
 			if r.GetDuplicate() {
-				result = "duplicate"
+				m.duplicate.Inc()
+			} else {
+				m.stored.Inc()
 			}
 			m.logHead(r.GetSequence())
+		} else {
+			m.publishes.WithLabelValues("refused", status.Code(err).String()).Inc()
 		}
-		m.publishes.WithLabelValues(result, status.Code(err).String()).Inc()
 	}
 	return resp, err
 }

@@ -80,10 +80,8 @@ func (s *service) publish(ctx context.Context, req *headsupv1.PublishRequest) (*
 		}
 	}
 	dir := s.dir()
-	if s.refreshDir != nil {
-		if kid, err := envelope.PeekKeyID(env.GetJws()); dir == nil || err == nil && !knows(dir, kid) {
-			dir = s.refreshDir()
-		}
+	if dir == nil && s.refreshDir != nil {
+		dir = s.refreshDir()
 	}
 	if dir == nil {
 		return nil, fmt.Errorf("%w: put one at %s", ErrNoDirectory, s.cfg.DirectoryPath)
@@ -100,6 +98,15 @@ func (s *service) publish(ctx context.Context, req *headsupv1.PublishRequest) (*
 	// The hub's clock bounds the log time: an entry is logged no earlier
 	// than now, so a key revoked before now cannot sign it.
 	v, err := envelope.Verify(env, dir, now)
+	if errors.Is(err, envelope.ErrUnknownKey) && s.refreshDir != nil {
+		// A key added moments ago: the directory file may be newer than
+		// the copy in memory. Verify reached the key lookup, so every
+		// check before it passed and gives the same answer again.
+		if fresh := s.refreshDir(); fresh != nil && fresh != dir {
+			dir = fresh
+			v, err = envelope.Verify(env, dir, now)
+		}
+	}
 	if err == nil {
 		if skew := v.Claims.IssuedAt.Sub(now); skew > s.cfg.IssuedAtWindow || -skew > s.cfg.IssuedAtWindow {
 			err = fmt.Errorf("%w: issued_at %s is %s from the hub's clock %s (window ±%s)",
@@ -140,7 +147,7 @@ func (s *service) publish(ctx context.Context, req *headsupv1.PublishRequest) (*
 		}
 		return nil, err
 	}
-	if !a.Duplicate {
+	if !a.Duplicate && s.cfg.Logger.Enabled(ctx, slog.LevelInfo) {
 		s.cfg.Logger.Info("notice stored", "issuer", v.Claims.Issuer, "id", v.Claims.ID,
 			"kind", v.Notice.GetKind().String(), "sequence", a.Seq, "kid", v.Key.ID)
 	}
@@ -688,10 +695,4 @@ func (s *service) refused(call string, err error) {
 	default:
 		s.cfg.Logger.Info(call+" refused", "code", Code(err).String(), "err", err)
 	}
-}
-
-// knows reports whether dir holds the key kid.
-func knows(dir *directory.Directory, kid string) bool {
-	_, _, ok := dir.Key(kid)
-	return ok
 }
