@@ -118,8 +118,9 @@ func Msg(s Signed) (*nats.Msg, []jetstream.PublishOpt, error) {
 		[]jetstream.PublishOpt{jetstream.WithMsgID(hex.EncodeToString(sum[:])), jetstream.WithExpectLastSequencePerSubject(0)}, nil
 }
 
-// Publish appends s synchronously, as the hub does (without the hub's
-// read-back of the store time, which is headsup's own cost).
+// Publish appends s synchronously, as the hub does (without learning the
+// store time, which the hub takes from its stamp consumer: headsup's own
+// cost).
 func (r *RawStream) Publish(ctx context.Context, s Signed) error {
 	m, opts, err := Msg(s)
 	if err != nil {
