@@ -146,6 +146,7 @@ func StartEmbedded(ctx context.Context, cfg EmbeddedConfig) (*Embedded, error) {
 		// whose outcome the caller can't learn.
 		nats.ReconnectBufSize(-1),
 		nats.DrainTimeout(5*time.Second),
+		nats.ErrorHandler(AsyncErrorLogger(logger)),
 	)
 	if err != nil {
 		srv.Shutdown()
@@ -153,6 +154,21 @@ func StartEmbedded(ctx context.Context, cfg EmbeddedConfig) (*Embedded, error) {
 		return fail(fmt.Errorf("embedded nats: connect in process: %w", err))
 	}
 	return &Embedded{srv: srv, nc: nc, lock: lock, log: logger}, nil
+}
+
+// AsyncErrorLogger reports a NATS connection's asynchronous errors to
+// logger, where nats.go's default writes them to stderr. The one seen in
+// practice is a slow consumer: an ordered consumer whose delivery channel
+// was full dropped a message; it notices the gap and recreates itself from
+// its last sequence, so nothing is lost, but a reader stalls while it does.
+func AsyncErrorLogger(logger *slog.Logger) nats.ErrHandler {
+	return func(_ *nats.Conn, sub *nats.Subscription, err error) {
+		subject := ""
+		if sub != nil {
+			subject = sub.Subject
+		}
+		logger.Warn("nats: asynchronous error", "subject", subject, "err", err)
+	}
 }
 
 // Conn returns the in-process connection.

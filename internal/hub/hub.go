@@ -217,6 +217,7 @@ func connect(ctx context.Context, cfg Config) (*nats.Conn, func(), error) {
 			// health turns NOT_SERVING, not after the default four.
 			nats.PingInterval(20 * time.Second),
 			nats.MaxPingsOutstanding(3),
+			nats.ErrorHandler(bus.AsyncErrorLogger(cfg.Logger)),
 		}, auth...)
 		nc, err := nats.Connect(cfg.NATSURL, opts...)
 		if err != nil {
