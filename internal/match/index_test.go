@@ -224,3 +224,25 @@ func TestCollapseKeepsTheBest(t *testing.T) {
 		}
 	}
 }
+
+// TestSharedPrefixSummary: a notice address (probed by address) and a
+// notice prefix (probed by prefix) inside a prefix that many customers
+// share both get the summary naming that prefix, rebuilt from its
+// entries, and the shorter covering prefix as context, in either family.
+func TestSharedPrefixSummary(t *testing.T) {
+	cfg := Config{TestNetwork: true, BroadPrefixMaxCustomers: 2}
+	for _, fam := range []struct{ outer, shared, single, inner string }{
+		{"192.0.2.0/24", "192.0.2.128/25", "192.0.2.200/32", "192.0.2.192/26"},
+		{"2001:db8::/32", "2001:db8:1::/48", "2001:db8:1::7/128", "2001:db8:1::/64"},
+	} {
+		rows := append(manyPrefixRows(3, fam.shared), row("c9", TypePrefix, fam.outer))
+		ix := build(t, rows, cfg)
+		for _, probe := range []string{fam.single, fam.inner} {
+			ms := ix.MatchIdentifier(addr(probe), Query{Now: now})
+			want := []string{"shared prefix " + fam.shared + ", held by 3 customers", "also inside " + fam.outer + " of customer c9"}
+			if len(ms) != 1 || ms[0].Rule != RuleSharedPrefix || ms[0].Customers != 3 || !slices.Equal(ms[0].Context, want) {
+				t.Errorf("%s: got\n%s want one shared-prefix summary with context %q", probe, dump(ms), want)
+			}
+		}
+	}
+}

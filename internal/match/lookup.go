@@ -391,8 +391,15 @@ func (ix *Index) appendFinished(out []Match, cs []cand, ident string, id *headsu
 		}
 	}
 	for _, om := range seen.list {
-		if len(om.extra) > 0 {
-			ms[om.i].Context = appendBounded(slices.Clip(ms[om.i].Context), om.extra)
+		switch m := &ms[om.i]; {
+		case len(om.extra) == 0:
+		case len(m.Context) == 0 && len(om.extra) <= maxContext:
+			// The usual case (two addresses of one customer at an e-mail
+			// domain): the lines are the context as they stand, and
+			// copying them would be one more allocation.
+			m.Context = slices.Clip(om.extra)
+		default:
+			m.Context = appendBounded(slices.Clip(m.Context), om.extra)
 		}
 	}
 	if len(ms)-start > 1 {
@@ -687,29 +694,36 @@ func (ix *Index) prefixCands(cs []cand, p netip.Prefix) []cand {
 	// The customer's prefix contains the notice's: the longest covering
 	// prefix matches; shorter ones are context.
 	var (
-		longest netip.Prefix
 		lsp     pgroup
+		covered bool
 		chain   []string
+		is4     = p.Addr().Is4()
 	)
 	// Most addresses are nobody's, and most covering prefixes are not
 	// inside another: one longest-match probe decides both before the
-	// walk over every covering prefix.
-	if q, g, covered := ix.prefixes.LookupPrefixLPM(p); covered {
-		longest, lsp = q, g
-		if g.nested {
-			for q, sp := range ix.prefixes.Supernets(p) {
-				if q != longest && len(chain) < maxContext {
-					chain = append(chain, ix.prefixContext(q, sp))
-				}
+	// walk over every covering prefix. Most notice prefixes are single
+	// addresses, for which the address lookup is the cheaper probe; the
+	// longest prefix itself is needed only for a shared prefix's summary
+	// (pgroup.off names it among the prefixes of its family).
+	if p.IsSingleIP() {
+		lsp, covered = ix.prefixes.Lookup(p.Addr())
+	} else {
+		_, lsp, covered = ix.prefixes.LookupPrefixLPM(p)
+	}
+	if covered && lsp.nested {
+		for q, sp := range ix.prefixes.Supernets(p) {
+			if sp.off != lsp.off && len(chain) < maxContext {
+				chain = append(chain, ix.prefixContext(q, sp))
 			}
 		}
 	}
 	ents := ix.pfx6
-	if p.Addr().Is4() {
+	if is4 {
 		ents = ix.pfx4
 	}
-	if longest.IsValid() {
+	if covered {
 		if int(lsp.owners) > ix.cfg.BroadPrefixMaxCustomers {
+			longest := pentPrefix(ents[lsp.off], is4)
 			cs = append(cs, cand{row: -1, owner: -1, rule: RuleSharedPrefix, count: int(lsp.owners),
 				context: append([]string{fmt.Sprintf("shared prefix %s, held by %d customers", longest, lsp.owners)}, chain...)})
 		} else {
