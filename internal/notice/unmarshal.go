@@ -35,19 +35,31 @@ func Unmarshal(b []byte, opts Options) (*headsupv1.Notice, error) {
 }
 
 // findUnknown walks m and every message below it, in field-number order so
-// that the error is deterministic, and reports the first unknown field.
+// that the error is deterministic, and reports the first unknown field,
+// naming it below path.
 func findUnknown(path string, m protoreflect.Message) error {
+	rel, reason, found := unknownIn(m)
+	if !found {
+		return nil
+	}
+	p := joinPath(path, rel)
+	if p == "" {
+		p = "notice"
+	}
+	return &FieldError{Path: p, Reason: reason, unknown: true}
+}
+
+// unknownIn finds the first unknown field in m or below and returns its
+// path relative to m ("" for m itself). Paths are written only on the way
+// back from a find: every valid notice is walked, and building each
+// field's path on the way down cost more than the walk.
+func unknownIn(m protoreflect.Message) (rel, reason string, found bool) {
 	if raw := m.GetUnknown(); len(raw) > 0 {
-		num, _, n := protowire.ConsumeTag(raw)
-		reason := "has an unknown field"
-		if n > 0 {
+		reason = "has an unknown field"
+		if num, _, n := protowire.ConsumeTag(raw); n > 0 {
 			reason = fmt.Sprintf("has an unknown field number %d", num)
 		}
-		p := path
-		if p == "" {
-			p = "notice"
-		}
-		return &FieldError{Path: p, Reason: reason, unknown: true}
+		return "", reason, true
 	}
 	fields := m.Descriptor().Fields()
 	for i := 0; i < fields.Len(); i++ {
@@ -56,25 +68,33 @@ func findUnknown(path string, m protoreflect.Message) error {
 			continue
 		}
 		name := string(fd.Name())
-		if path != "" {
-			name = path + "." + name
-		}
 		switch {
 		case fd.IsList():
 			l := m.Get(fd).List()
 			for j := 0; j < l.Len(); j++ {
-				if err := findUnknown(fmt.Sprintf("%s[%d]", name, j), l.Get(j).Message()); err != nil {
-					return err
+				if rel, reason, found := unknownIn(l.Get(j).Message()); found {
+					return joinPath(fmt.Sprintf("%s[%d]", name, j), rel), reason, true
 				}
 			}
 		case fd.IsMap():
 			// The schema has no maps; a future one would need walking here.
-			return &FieldError{Path: name, Reason: "is a map, which this package cannot check", unknown: true}
+			return name, "is a map, which this package cannot check", true
 		default:
-			if err := findUnknown(name, m.Get(fd).Message()); err != nil {
-				return err
+			if rel, reason, found := unknownIn(m.Get(fd).Message()); found {
+				return joinPath(name, rel), reason, true
 			}
 		}
 	}
-	return nil
+	return "", "", false
+}
+
+// joinPath joins two field paths, either of which may be empty.
+func joinPath(a, b string) string {
+	switch {
+	case a == "":
+		return b
+	case b == "":
+		return a
+	}
+	return a + "." + b
 }
