@@ -143,7 +143,7 @@ func (a *agent) reconcile(ctx context.Context, tx *sql.Tx, dir *directory.Direct
 		if err != nil {
 			return err
 		}
-		body, err := json.Marshal(ev)
+		body, err := alert.Marshal(ev)
 		if err != nil {
 			return err
 		}
@@ -298,7 +298,7 @@ func fingerprint(ev *alert.Event) string {
 	for i := range c.Paths {
 		c.Paths[i] = clearAges(c.Paths[i])
 	}
-	b, _ := json.Marshal(c)
+	b, _ := alert.Marshal(&c)
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
 }

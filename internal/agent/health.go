@@ -339,7 +339,7 @@ func (a *agent) writeAlarm(ctx context.Context, tx *sql.Tx, k alarmKey, firing b
 		ev.Alarm = prev.Alarm
 		ev.Withdrawn = &alert.Withdrawal{Reason: alert.WithdrawResolved, Detail: detail}
 	}
-	body, err := json.Marshal(ev)
+	body, err := alert.Marshal(ev)
 	if err != nil {
 		return err
 	}

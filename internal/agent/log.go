@@ -677,7 +677,7 @@ func (a *agent) raiseLog(ctx context.Context, key string, seq uint64, li alert.L
 		ev := &alert.Event{Schema: alert.SchemaV1, Event: alert.EventRaised, State: alert.StateActive, AlertID: id, Revision: row.Revision + 1,
 			GroupKey: alert.GroupKey(a.cfg.Member, "", alert.TypeIntegrity), Type: alert.TypeIntegrity, At: now, Member: a.cfg.Member,
 			Headline: headline, Severity: sev, PeakSeverity: sev, Integrity: &alert.Integrity{Sequence: seq, Error: errText, Log: &li}}
-		body, err := json.Marshal(ev)
+		body, err := alert.Marshal(ev)
 		if err != nil {
 			return err
 		}
@@ -717,7 +717,7 @@ func (a *agent) withdrawLog(ctx context.Context, key, detail string) error {
 		ev.Event, ev.State, ev.Revision, ev.At, ev.Desk = alert.EventWithdrawn, alert.StateWithdrawn, row.Revision+1, now, nil
 		ev.Headline = "resolved: " + prev.Headline
 		ev.Withdrawn = &alert.Withdrawal{Reason: alert.WithdrawResolved, Detail: detail}
-		body, err := json.Marshal(&ev)
+		body, err := alert.Marshal(&ev)
 		if err != nil {
 			return err
 		}

@@ -402,7 +402,7 @@ func (a *agent) emitRun(ctx context.Context, o *outlet) bool {
 // emit hands one emission to the sink; a digest is stored first.
 func (a *agent) emit(ctx context.Context, o *outlet, e emission) error {
 	if e.body == nil {
-		b, err := json.Marshal(e.ev)
+		b, err := alert.Marshal(e.ev)
 		if err != nil {
 			return fmt.Errorf("%w: %v", sink.ErrPermanent, err)
 		}

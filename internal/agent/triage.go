@@ -272,7 +272,7 @@ func writeTriageEvent(ctx context.Context, tx *sql.Tx, id, event string, desk *a
 		return nil, err
 	}
 	ev.Event, ev.Revision, ev.At, ev.State, ev.Desk = event, row.Revision+1, now, row.State, desk
-	body, err := json.Marshal(ev)
+	body, err := alert.Marshal(ev)
 	if err != nil {
 		return nil, err
 	}

@@ -348,11 +348,19 @@ const AgentActor = "headsup-agent"
 
 // MarshalJSON writes the event with Paths as [] when nil, because the
 // schema requires the array.
-func (e Event) MarshalJSON() ([]byte, error) {
+func (e Event) MarshalJSON() ([]byte, error) { return Marshal(&e) }
+
+// Marshal is json.Marshal(e), byte for byte, without encoding/json
+// reading back what MarshalJSON wrote (it validates and compacts a
+// marshaller's output, a second pass over every event): the agent
+// marshals each revision it stores twice.
+func Marshal(e *Event) ([]byte, error) {
 	type plain Event // no methods: no recursion
-	p := plain(e)
+	p := (*plain)(e)
 	if p.Paths == nil {
-		p.Paths = []Path{}
+		c := *p
+		c.Paths = []Path{}
+		p = &c
 	}
 	return json.Marshal(p)
 }

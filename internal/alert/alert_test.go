@@ -323,3 +323,29 @@ func TestRenderCleans(t *testing.T) {
 		t.Errorf("cleaning changed the number of lines")
 	}
 }
+
+// TestMarshalIsJSONMarshal: alert.Marshal writes what json.Marshal writes,
+// byte for byte, for every example (nil paths and characters
+// encoding/json escapes included), and leaves the event as it was.
+func TestMarshalIsJSONMarshal(t *testing.T) {
+	for _, ex := range examples() {
+		for _, nilPaths := range []bool{false, true} {
+			e := *ex.event
+			e.Headline += ` <b>&amp;</b> "quoted" ` + "\u2028"
+			if nilPaths {
+				e.Paths = nil
+			}
+			want, err := json.Marshal(&e)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := alert.Marshal(&e)
+			if err != nil || !bytes.Equal(got, want) {
+				t.Fatalf("%s (nil paths %v): Marshal = %v\n%s\nwant\n%s", ex.name, nilPaths, err, got, want)
+			}
+			if nilPaths && e.Paths != nil {
+				t.Fatalf("%s: Marshal changed the event's paths", ex.name)
+			}
+		}
+	}
+}
