@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -159,17 +160,29 @@ func (l *Log) Follow(ctx context.Context, after uint64, fn func(Message) error) 
 	if err != nil {
 		return l.callErr(ctx, "follow", err)
 	}
-	it, err := cons.Messages(jetstream.PullMaxMessagesWithBytesLimit(followBuffer, FollowMaxBytes))
+	// Consume, not the Messages iterator: the iterator delivers into a
+	// channel as deep as the pull and drops what does not fit (nats.go's
+	// ChanSubscription), so a follower slower than the log lost a
+	// message now and then, and the ordered consumer recreated itself
+	// from its last sequence to fill the gap. Consume hands messages to a
+	// callback, which hands each one over and waits until fn is done with
+	// the previous one: a slow fn slows the pulls instead, and what waits
+	// is only what the pull brought (nats.go's queue), as before.
+	msgs := make(chan jetstream.Msg)
+	done := make(chan struct{})
+	cc, err := cons.Consume(func(m jetstream.Msg) {
+		select {
+		case msgs <- m:
+		case <-done:
+		}
+	}, jetstream.PullMaxMessagesWithBytesLimit(followBuffer, FollowMaxBytes))
 	if err != nil {
 		return l.callErr(ctx, "follow", err)
 	}
-	// Next ignores its context while the ordered consumer resets after
-	// losing its server (it retries for ever): stopping the iterator when
-	// ctx ends is what lets a follower, and a hub shutting down, return.
-	stopOnDone := context.AfterFunc(ctx, it.Stop)
+	closed := cc.Closed()
 	defer func() {
-		stopOnDone()
-		it.Stop()
+		close(done)
+		cc.Stop()
 		// Best effort: server-side state of a finished follower is freed
 		// now rather than after InactiveThreshold.
 		dctx, cancel := context.WithTimeout(context.Background(), time.Second)
@@ -181,12 +194,19 @@ func (l *Log) Follow(ctx context.Context, after uint64, fn func(Message) error) 
 
 	next := after + 1
 	for {
-		msg, err := it.Next(jetstream.NextContext(ctx))
-		if err != nil {
-			if cerr := ctx.Err(); cerr != nil {
-				return cerr
+		var msg jetstream.Msg
+		select {
+		case msg = <-msgs:
+		case <-ctx.Done():
+			// The ordered consumer retries for ever after losing its
+			// server; a follower, and a hub shutting down, return anyway.
+			return ctx.Err()
+		case <-closed:
+			err := ErrUnavailable
+			if l.nc.IsClosed() {
+				err = fmt.Errorf("%w: %w", ErrUnavailable, nats.ErrConnectionClosed)
 			}
-			return fmt.Errorf("follow after %d: %w", next-1, unavailable(err))
+			return fmt.Errorf("follow after %d: consumer stopped: %w", next-1, err)
 		}
 		md, err := msg.Metadata()
 		if err != nil {
