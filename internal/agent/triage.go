@@ -152,14 +152,14 @@ func loadTriage(ctx context.Context, q queryer, ids []string) (map[string]*triag
 // triaged reports whether the desk ever acknowledged or suppressed
 // anything (agent.triaged).
 func (s *store) triaged(ctx context.Context) (bool, error) {
-	var any bool
-	err := s.db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM acks) OR EXISTS (SELECT 1 FROM suppressions)`).Scan(&any)
-	return any, err
+	var triaged bool
+	err := s.db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM acks) OR EXISTS (SELECT 1 FROM suppressions)`).Scan(&triaged)
+	return triaged, err
 }
 
-// selectAcks and selectHeld read the triage of alerts; every commit runs
-// them over all alerts (selectAcks, selectHeld(allHeld)), so those two are
-// among the cached statements.
+// selectAcks and selectHeld read the triage of alerts; once the desk has
+// triaged anything, every commit runs them over all alerts (selectAcks,
+// selectHeld(allHeld)), so those two are among the cached statements.
 const selectAcks = `SELECT alert_id, actor, at, note FROM acks`
 
 func selectHeld(where string) string {
@@ -172,7 +172,7 @@ func selectHeld(where string) string {
 const allHeld = " WHERE 1"
 
 // selectDueSuppressions finds suppressions whose until has passed; every
-// commit runs it.
+// commit runs it once the desk has triaged anything.
 const selectDueSuppressions = `SELECT id, until_at FROM suppressions WHERE lifted_at = 0 AND until_at != 0 AND until_at <= ? ORDER BY id`
 
 // ruleColumns reads a suppression row (alias s) with scanRule.
