@@ -714,15 +714,9 @@ func readState(t *testing.T, dir string, must bool) crashState {
 	}
 	defer db.Close()
 	err = func() error {
-		var cur string
-		switch err := db.QueryRow(`SELECT value FROM meta WHERE key = 'cursor'`).Scan(&cur); {
-		case errors.Is(err, sql.ErrNoRows):
-		case err != nil:
+		// The cursor is the last stored entry (internal/agent store.go).
+		if err := db.QueryRow(`SELECT COALESCE(MAX(seq), 0) FROM entries`).Scan(&st.cursor); err != nil {
 			return err
-		default:
-			if st.cursor, err = strconv.ParseUint(cur, 10, 64); err != nil {
-				return err
-			}
 		}
 		rows, err := db.Query(`SELECT alert_id, revision, body FROM outbox ORDER BY id`)
 		if err != nil {

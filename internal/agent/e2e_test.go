@@ -746,9 +746,18 @@ func TestRevokedKeyWithdrawsAlerts(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(all) == 1 && all[0].Withdrawn != nil {
-			if all[0].Withdrawn.Reason != alert.WithdrawKeyRevoked {
-				t.Fatalf("withdrawn as %q, want key_revoked", all[0].Withdrawn.Reason)
+		// Only the match counts: the sighting committed on its own (a
+		// loaded machine splits batches) raises an own-space alert that
+		// the reseller notice withdraws.
+		var matches []alert.Event
+		for _, a := range all {
+			if a.Type == alert.TypeMatch {
+				matches = append(matches, a)
+			}
+		}
+		if len(matches) == 1 && matches[0].Withdrawn != nil {
+			if matches[0].Withdrawn.Reason != alert.WithdrawKeyRevoked {
+				t.Fatalf("withdrawn as %q, want key_revoked", matches[0].Withdrawn.Reason)
 			}
 			return
 		}

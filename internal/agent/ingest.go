@@ -104,8 +104,8 @@ func (a *agent) commit(ctx context.Context, batch []received, full bool) error {
 		return err
 	}
 	touched = append(touched, included...)
-	if len(batch) > 0 {
-		if err := setCursor(ctx, stx, cur); err != nil {
+	if cur.LogID != a.committedCursor().LogID {
+		if err := setLogID(ctx, tx, cur.LogID); err != nil {
 			return fmt.Errorf("agent: state: cursor: %w", err)
 		}
 	}

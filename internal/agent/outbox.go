@@ -523,9 +523,11 @@ func (a *agent) resume(ctx context.Context, name string, r sink.Resumer) error {
 	if !ok {
 		return nil
 	}
+	// The sink's last event is near the outbox's end: it is looked for
+	// from there (new outboxes have no index on it).
 	res, err := a.store.db.ExecContext(ctx, `INSERT OR IGNORE INTO deliveries(outbox_id, sink, delivered_at)
 		SELECT id, ?, ? FROM outbox
-		WHERE id <= (SELECT id FROM outbox WHERE alert_id = ? AND revision = ?)`,
+		WHERE id <= (SELECT id FROM outbox WHERE alert_id = ? AND revision = ? ORDER BY id DESC LIMIT 1)`,
 		name, a.cfg.Now().Unix(), alertID, revision)
 	if err != nil {
 		return fmt.Errorf("agent: state: resume sink %s: %w", name, err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/headsup-dev/headsup/internal/alert"
 )
@@ -120,5 +121,105 @@ func TestStoreTriaged(t *testing.T) {
 				t.Fatalf("triaged = %v, %v; want %v", got, err, tt.want)
 			}
 		})
+	}
+}
+
+// TestQueueAlertOnce: a revision reaches the outbox with its first
+// history row only; queueing it again is refused (and a silenced one is
+// kept from the outbox), so an (alert_id, revision) never names two
+// contents although the outbox has no index saying so.
+func TestQueueAlertOnce(t *testing.T) {
+	ctx := context.Background()
+	st, err := openStore(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	queue := func(rev uint64, body string, n revisionNote) (bool, error) {
+		tx, err := st.db.BeginTx(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tx.Rollback()
+		ev := &alert.Event{AlertID: "a1", Revision: rev, Event: alert.EventRaised, At: time.Unix(1, 0)}
+		_, ok, err := queueAlert(ctx, tx, alertRow{AlertID: "a1", Revision: rev, State: stateActive, Type: alert.TypeMatch, Event: body}, ev, time.Unix(1, 0), n)
+		if err == nil {
+			err = tx.Commit()
+		}
+		return ok, err
+	}
+	if ok, err := queue(1, `{"v":1}`, revisionNote{}); err != nil || !ok {
+		t.Fatalf("first revision 1: queued %v, %v", ok, err)
+	}
+	if ok, err := queue(1, `{"v":2}`, revisionNote{}); err == nil || ok {
+		t.Fatalf("revision 1 again: queued %v, %v; want refused", ok, err)
+	}
+	if ok, err := queue(2, `{"v":3}`, revisionNote{Silenced: true}); err != nil || ok {
+		t.Fatalf("silenced revision 2: queued %v, %v; want stored, not queued", ok, err)
+	}
+	var bodies []string
+	rows, err := st.db.QueryContext(ctx, `SELECT body FROM outbox ORDER BY id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var b string
+		if err := rows.Scan(&b); err != nil {
+			t.Fatal(err)
+		}
+		bodies = append(bodies, b)
+	}
+	if len(bodies) != 1 || bodies[0] != `{"v":1}` {
+		t.Fatalf("outbox = %q, want only the first revision 1", bodies)
+	}
+}
+
+// TestStoreCursor: the cursor is the log recorded with the first entry
+// and the last entry stored, whatever an older agent left in meta.
+func TestStoreCursor(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	st, err := openStore(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, err := st.cursor(ctx); err != nil || c != (cursor{}) {
+		t.Fatalf("empty store: cursor %+v, %v", c, err)
+	}
+	tx, err := st.db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := setLogID(ctx, tx, "HEADSUP@1"); err != nil {
+		t.Fatal(err)
+	}
+	for _, seq := range []uint64{1, 2, 7} {
+		if err := putEntry(ctx, tx, entryRow{Seq: seq, Status: statusVerified, JWS: "x"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// An older agent kept the cursor in meta; it must not be read.
+	if _, err := tx.ExecContext(ctx, `INSERT INTO meta(key, value) VALUES ('cursor', '3')`); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := st.cursor(ctx); err != nil || c != (cursor{LogID: "HEADSUP@1", Seq: 7}) {
+		t.Fatalf("cursor %+v, %v; want HEADSUP@1 at 7", c, err)
+	}
+	st.Close()
+	// Reopened: the old meta row is dropped, the cursor the same.
+	if st, err = openStore(ctx, dir); err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var n int
+	if err := st.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM meta WHERE key = 'cursor'`).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("meta cursor rows after reopen: %d, %v", n, err)
+	}
+	if c, err := st.cursor(ctx); err != nil || c != (cursor{LogID: "HEADSUP@1", Seq: 7}) {
+		t.Fatalf("reopened: cursor %+v, %v; want HEADSUP@1 at 7", c, err)
 	}
 }

@@ -1,13 +1,13 @@
 package agent
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"path/filepath"
-	"strconv"
 	"time"
 
 	_ "modernc.org/sqlite" // the pure-Go SQLite driver, registered as "sqlite"
@@ -24,6 +24,9 @@ CREATE TABLE IF NOT EXISTS meta (
 	key   TEXT PRIMARY KEY,
 	value TEXT NOT NULL
 );
+-- The cursor's sequence is the last stored entry's (entries): a meta row
+-- for it cost a page write per commit. Agents before kept it here.
+DELETE FROM meta WHERE key = 'cursor';
 -- Every entry received: verified notices (with their bytes), and what was
 -- parked (unknown kid), redacted or refused, so the history is complete.
 CREATE TABLE IF NOT EXISTS entries (
@@ -60,14 +63,16 @@ CREATE TABLE IF NOT EXISTS alerts (
 CREATE INDEX IF NOT EXISTS alerts_root ON alerts(root);
 -- Events waiting for, or delivered to, each sink.
 -- Rows are never deleted, so ids only grow without AUTOINCREMENT (whose
--- counter costs a page write per event; older agents' outboxes have it).
+-- counter costs a page write per event). An (alert_id, revision) is here
+-- at most once: it is queued only with its history row, whose key it is
+-- (queueAlert); an index saying so again cost a page write per event.
+-- (Older agents' outboxes have the counter and a UNIQUE index.)
 CREATE TABLE IF NOT EXISTS outbox (
 	id         INTEGER PRIMARY KEY,
 	alert_id   TEXT NOT NULL,
 	revision   INTEGER NOT NULL,
 	body       TEXT NOT NULL,
-	created_at INTEGER NOT NULL,
-	UNIQUE(alert_id, revision)
+	created_at INTEGER NOT NULL
 );
 -- Every revision of every alert, with who made it and whether it was
 -- kept from the sinks (suppressed): the history GetAlert shows. Kept
@@ -84,7 +89,7 @@ CREATE TABLE IF NOT EXISTS history (
 	note      TEXT NOT NULL DEFAULT '',
 	silenced  INTEGER NOT NULL DEFAULT 0,
 	PRIMARY KEY (alert_id, revision)
-);
+) WITHOUT ROWID; -- its rows are small (the event is in the outbox unless silenced): one b-tree, not a table and its key's index, to write per revision (older agents' history has both)
 -- The desk's triage, apart from the lifecycle: acknowledgements, and
 -- suppression rules with the alerts they hold. Durable across restarts.
 CREATE TABLE IF NOT EXISTS acks (
@@ -182,7 +187,7 @@ type store struct {
 
 // cachedQueries are the statements every commit runs, per entry or per
 // alert, prepared once at open (cachedTx).
-var cachedQueries = []string{insertEntry, upsertCursor, selectEntries, selectAlerts, selectAlertsOfRoots, upsertAlert, insertHistory, insertOutbox,
+var cachedQueries = []string{insertEntry, selectEntries, selectAlerts, selectAlertsOfRoots, upsertAlert, insertHistory, insertOutbox,
 	selectAcks, selectHeld(allHeld), selectDueSuppressions}
 
 // cachedTx runs statements in a transaction, each prepared once on the
@@ -271,19 +276,17 @@ func (s *store) cursor(ctx context.Context) (cursor, error) {
 	if err != nil {
 		return cursor{}, err
 	}
-	var seq string
-	if err := s.db.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = 'cursor'`).Scan(&seq); err != nil {
-		return cursor{}, err
-	}
-	c.Seq, err = strconv.ParseUint(seq, 10, 64)
+	// Every entry up to the cursor is stored, in the transaction that
+	// moved it, and nothing after it: the cursor is the last one's seq.
+	err = s.db.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM entries`).Scan(&c.Seq)
 	return c, err
 }
 
-const upsertCursor = `INSERT INTO meta(key, value) VALUES ('log_id', ?), ('cursor', ?)
-	ON CONFLICT(key) DO UPDATE SET value = excluded.value`
-
-func setCursor(ctx context.Context, tx execer, c cursor) error {
-	_, err := tx.ExecContext(ctx, upsertCursor, c.LogID, strconv.FormatUint(c.Seq, 10))
+// setLogID records the log the cursor is in, with the first entry stored
+// from it (the log never changes under a cursor: ErrLogChanged).
+func setLogID(ctx context.Context, tx execer, logID string) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO meta(key, value) VALUES ('log_id', ?)
+	ON CONFLICT(key) DO UPDATE SET value = excluded.value`, logID)
 	return err
 }
 
@@ -437,11 +440,16 @@ func queueAlert(ctx context.Context, tx execer, a alertRow, ev *alert.Event, now
 	if _, err := tx.ExecContext(ctx, upsertAlert, a.AlertID, a.Revision, a.State, a.Type, a.CustomerID, a.Root, a.Fingerprint, a.Event, now.Unix()); err != nil {
 		return outboxItem{}, false, err
 	}
-	_, err = tx.ExecContext(ctx, insertHistory, a.AlertID, a.Revision, ev.Event, ev.At.Unix(), a.State, ev.Severity, ev.Strength, n.By, n.Note, n.Silenced)
+	res, err := tx.ExecContext(ctx, insertHistory, a.AlertID, a.Revision, ev.Event, ev.At.Unix(), a.State, ev.Severity, ev.Strength, n.By, n.Note, n.Silenced)
 	if err != nil || n.Silenced {
 		return outboxItem{}, false, err
 	}
-	res, err := tx.ExecContext(ctx, insertOutbox, a.AlertID, a.Revision, a.Event, now.Unix())
+	// A revision is queued for the sinks only with its first history row:
+	// an (alert_id, revision) never names two contents.
+	if added, err := res.RowsAffected(); err != nil || added != 1 {
+		return outboxItem{}, false, cmp.Or(err, fmt.Errorf("alert %s revision %d is stored already", a.AlertID, a.Revision))
+	}
+	res, err = tx.ExecContext(ctx, insertOutbox, a.AlertID, a.Revision, a.Event, now.Unix())
 	if err != nil {
 		return outboxItem{}, false, err
 	}
