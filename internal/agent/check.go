@@ -80,8 +80,9 @@ type checkEntity struct {
 // or a time when a notice starts or stops taking part. It runs on the loop
 // goroutine after each commit. A rebuild costs O(identifiers of active
 // notices), paid only by commits that add notices (or reload the
-// directory, or pass a notice's effective or expiry time), and at most
-// checkPaceFactor times as often as it takes (checkPace): rebuilt after
+// directory, or pass a notice's effective or expiry time), and spaced by
+// checkPaceFactor (in a catch-up catchUpPaceFactor) times as long as it
+// takes (checkPace): rebuilt after
 // every commit of a catch-up, it made the catch-up quadratic. Until the
 // rebuild, Check answers from the last snapshot, whose cursor says how
 // far it reflects the log.
@@ -100,7 +101,11 @@ func (a *agent) refreshCheckSnapshot() {
 		c.cursor, c.builtAt = cur, now
 		a.checkSnap.Store(&c)
 	default:
-		if !a.checkPace.due() {
+		factor := checkPaceFactor
+		if a.health.hubLastSequence() > cur.Seq+uint64(a.cfg.BatchSize) {
+			factor = catchUpPaceFactor
+		}
+		if !a.checkPace.due(factor) {
 			return
 		}
 		start := time.Now()
@@ -110,39 +115,49 @@ func (a *agent) refreshCheckSnapshot() {
 }
 
 // checkPaceFactor: a rebuild of the check snapshot waits for this many
-// times its last duration since its last start, so that rebuilding takes
+// times its last duration since its last end, so that rebuilding takes
 // at most about 2 % of the loop's time however often it commits (a
 // snapshot of a million notices, rebuilt in about a tenth of a second,
 // is then at most five seconds behind).
 const checkPaceFactor = 50
+
+// catchUpPaceFactor replaces checkPaceFactor while the agent replays a
+// backlog (the hub holds more than a batch beyond its cursor): Check's
+// answers are behind the log then anyway, by as long as the replay
+// takes, and the replay's CPU goes to verifying rather than to snapshots
+// nobody can call current (a million notices replay in about a minute,
+// about this spacing for a snapshot of that size). Live again, the next
+// rebuild is due at checkPaceFactor's spacing.
+const catchUpPaceFactor = 500
 
 // checkPace spaces the check snapshot's rebuilds. A rebuild that is not
 // due yet arms timer, on which the loop rebuilds once it is, so the last
 // commit of a burst is always reflected. Wall-clock time: it measures the
 // agent's own work, not the agent's (configurable) notion of now.
 type checkPace struct {
-	timer *time.Timer // nil until the loop starts: every rebuild is due
-	next  time.Time   // when the next rebuild is due
+	timer *time.Timer   // nil until the loop starts: every rebuild is due
+	end   time.Time     // when the last rebuild ended
+	took  time.Duration // how long it took
 	armed bool
 }
 
-// due reports whether a rebuild may run now, arming the timer if not.
-func (p *checkPace) due() bool {
-	wait := time.Until(p.next)
+// due reports whether a rebuild may run now, spaced by factor times the
+// last one's duration, arming the timer if not.
+func (p *checkPace) due(factor int) bool {
+	wait := time.Until(p.end.Add(time.Duration(factor) * p.took))
 	if wait <= 0 || p.timer == nil {
 		return true
 	}
-	if !p.armed {
-		p.timer.Reset(wait)
-		p.armed = true
-	}
+	// Re-armed every time: the spacing shrinks when a catch-up ends.
+	p.timer.Reset(wait)
+	p.armed = true
 	return false
 }
 
 // built records a rebuild that started at start.
 func (p *checkPace) built(start time.Time) {
-	now := time.Now()
-	p.next = now.Add(checkPaceFactor * now.Sub(start))
+	p.end = time.Now()
+	p.took = p.end.Sub(start)
 	if p.armed {
 		p.timer.Stop()
 		p.armed = false
