@@ -47,8 +47,10 @@
 // admitting any parameter) and knows no "Ed25519" alg without a global
 // RegisterSigningMethod, so this package parses the compact form itself and
 // uses golang-jwt for what it gets right: the strict segment decoder and
-// jwt.SigningMethodEdDSA for signing and verifying. Expiry never enters
-// verification: no exp check against the clock happens here at all.
+// jwt.SigningMethodEdDSA for signing; verification makes the same checks
+// with the same errors as its Verify (crypto/ed25519, never ZIP-215).
+// Expiry never enters verification: no exp check against the clock
+// happens here at all.
 //
 // # Verification order and errors
 //

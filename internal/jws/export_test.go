@@ -5,3 +5,12 @@ var (
 	DecodeObjectFast   = decodeObjectFast
 	DecodeObjectSlowly = decodeObjectSlowly
 )
+
+// Valid is the walker's json.Valid, compared by FuzzValid.
+var Valid = valid
+
+// The two ways Header checks, compared by FuzzHeader.
+var (
+	HeaderFast   = headerFast
+	HeaderSlowly = headerSlowly
+)

@@ -41,6 +41,38 @@ func FuzzDecodeObject(f *testing.F) {
 	})
 }
 
+// FuzzValid: the walker under DecodeObject's and Array's fast paths
+// accepts exactly what json.Valid accepts. Seeds under
+// testdata/fuzz/FuzzValid: numbers at the edges of the grammar, every
+// escape, control characters, literals cut short, nesting.
+func FuzzValid(f *testing.F) {
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if got, want := jws.Valid(b), json.Valid(b); got != want {
+			t.Fatalf("Valid(%q) = %v, json.Valid %v", b, got, want)
+		}
+	})
+}
+
+// FuzzHeader: Header's fast path accepts only what its reference accepts,
+// with the same alg and kid. The header's members are given raw, with a
+// flag for a fourth one and the typ and algs the caller asks for. Seeds
+// under testdata/fuzz/FuzzHeader: both spellings of typ and of alg, case
+// folding, escapes, an empty kid, an extra parameter.
+func FuzzHeader(f *testing.F) {
+	f.Fuzz(func(t *testing.T, alg, typ, kid []byte, extra bool, wantTyp, alg1, alg2 string) {
+		raw := map[string]json.RawMessage{"alg": alg, "typ": typ, "kid": kid}
+		if extra {
+			raw["crit"] = json.RawMessage(`["b64"]`)
+		}
+		algs := []string{alg1, alg2}
+		wantAlg, wantKid, wantErr := jws.HeaderSlowly(raw, wantTyp, algs)
+		gotAlg, gotKid, ok := jws.HeaderFast(raw, wantTyp, algs)
+		if ok && (wantErr != nil || gotAlg != wantAlg || gotKid != wantKid) {
+			t.Fatalf("fast path: %q, %q; reference: %q, %q, %v", gotAlg, gotKid, wantAlg, wantKid, wantErr)
+		}
+	})
+}
+
 func sameBytes(x, y json.RawMessage) bool { return slices.Equal(x, y) }
 
 // FuzzString: String answers as json.Unmarshal into a string does, for

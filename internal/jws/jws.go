@@ -105,13 +105,13 @@ func notBase64URLAt(s string) int {
 // members with their raw values.
 //
 // It runs on every envelope a hub, an agent or an auditor verifies, so the
-// common case takes a fast path: encoding/json's own scanner checks the
-// syntax (json.Valid, no allocation), then one walk over the bytes, known
-// valid, checks names and depth and slices out the members. Whatever the
-// fast path does not accept is decoded again by decodeObjectSlowly, the
-// token-by-token reference, so every refusal and its message come from
-// one place; the fast path only ever accepts what the reference accepts,
-// with the same members (FuzzDecodeObject checks both).
+// common case takes a fast path: one walk over the bytes checks the
+// syntax as json.Valid does (FuzzValid compares them), checks names and
+// depth and slices out the members. Whatever the fast path does not
+// accept is decoded again by decodeObjectSlowly, the token-by-token
+// reference, so every refusal and its message come from one place; the
+// fast path only ever accepts what the reference accepts, with the same
+// members (FuzzDecodeObject checks both).
 func DecodeObject(b []byte) (map[string]json.RawMessage, error) {
 	if m, ok := decodeObjectFast(b); ok {
 		return m, nil
@@ -205,32 +205,45 @@ func scanValue(dec *json.Decoder, depth int) error {
 }
 
 // decodeObjectFast accepts b only when it is valid UTF-8 and valid JSON
-// (encoding/json's scanner), an object, with no name twice in any object
-// (names compared decoded, as the reference does) and nesting within
-// maxDepth; it returns the top-level members, each value the bytes of
-// its JSON text (sliced from b, capacity capped so no append reaches into
-// b). ok false says nothing about why: the reference finds that out.
+// (as json.Valid), an object, with no name twice in any object (names
+// compared decoded, as the reference does) and nesting within maxDepth;
+// it returns the top-level members, each value the bytes of its JSON text
+// (sliced from b, capacity capped so no append reaches into b). ok false
+// says nothing about why: the reference finds that out.
 func decodeObjectFast(b []byte) (m map[string]json.RawMessage, ok bool) {
-	if !utf8.Valid(b) || !json.Valid(b) {
+	if !utf8.Valid(b) {
 		return nil, false
 	}
-	w := walker{b: b}
+	w := walker{b: b, maxDepth: maxDepth}
 	w.space()
 	if w.i >= len(b) || b[w.i] != '{' {
 		return nil, false
 	}
-	m = map[string]json.RawMessage{}
-	if !w.object(1, m) {
+	// Sized for a header or a notice's claims, so the map never grows.
+	m = make(map[string]json.RawMessage, 8)
+	if !w.object(1, m) || !w.end() {
 		return nil, false
 	}
 	return m, true
 }
 
-// walker reads JSON already checked by json.Valid: it need not recheck
-// the syntax, only find where each string and value ends.
+// walker checks JSON syntax as it reads, accepting exactly what json.Valid
+// accepts (up to maxDepth nested arrays and objects; json.Valid allows
+// 10000), in one pass and without allocating: json.Valid's table-driven
+// scanner cost as much again as the walk. UTF-8 is not its business
+// (json.Valid lets invalid UTF-8 through inside strings): DecodeObject
+// checks it first. Every method stops at the first fault and returns
+// false; the index is then meaningless.
 type walker struct {
-	b []byte
-	i int
+	b        []byte
+	i        int
+	maxDepth int
+	// anyNames lets a name repeat, as json.Valid does; DecodeObject and
+	// Array never set it.
+	anyNames bool
+	// names holds b as a string once a member name needs one: names are
+	// sliced from this one copy rather than allocated one by one.
+	names string
 }
 
 func (w *walker) space() {
@@ -244,27 +257,39 @@ func (w *walker) space() {
 	}
 }
 
+// end reports whether nothing but white space is left.
+func (w *walker) end() bool {
+	w.space()
+	return w.i == len(w.b)
+}
+
+// next skips white space and consumes c if it is next.
+func (w *walker) next(c byte) bool {
+	w.space()
+	if w.i < len(w.b) && w.b[w.i] == c {
+		w.i++
+		return true
+	}
+	return false
+}
+
 // object reads the object at w.i ('{'), whose members are at depth
 // (scanObject's numbering); with top set, it records them in top.
 func (w *walker) object(depth int, top map[string]json.RawMessage) bool {
 	w.i++ // '{'
-	var seen map[string]bool
-	if top == nil {
-		seen = map[string]bool{}
-	}
-	w.space()
-	if w.b[w.i] == '}' {
-		w.i++
+	if w.next('}') {
 		return true
+	}
+	var seen map[string]bool
+	if top == nil && !w.anyNames {
+		seen = map[string]bool{}
 	}
 	for {
 		w.space()
 		name, ok := w.name()
-		if !ok {
+		if !ok || !w.next(':') {
 			return false
 		}
-		w.space()
-		w.i++ // ':'
 		w.space()
 		start := w.i
 		if !w.value(depth) {
@@ -275,17 +300,17 @@ func (w *walker) object(depth int, top map[string]json.RawMessage) bool {
 				return false
 			}
 			top[name] = json.RawMessage(w.b[start:w.i:w.i])
-		} else {
+		} else if seen != nil {
 			if seen[name] {
 				return false
 			}
 			seen[name] = true
 		}
-		w.space()
-		c := w.b[w.i]
-		w.i++ // ',' or '}'
-		if c == '}' {
+		if w.next('}') {
 			return true
+		}
+		if !w.next(',') {
+			return false
 		}
 	}
 }
@@ -293,77 +318,168 @@ func (w *walker) object(depth int, top map[string]json.RawMessage) bool {
 // name reads a member name, decoded as the reference decodes it.
 func (w *walker) name() (string, bool) {
 	start := w.i
-	escaped := w.str()
-	raw := w.b[start:w.i]
+	escaped, ok := w.str()
+	if !ok {
+		return "", false
+	}
 	if !escaped {
-		return string(raw[1 : len(raw)-1]), true
+		if w.names == "" {
+			w.names = string(w.b)
+		}
+		return w.names[start+1 : w.i-1], true
 	}
 	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
+	if err := json.Unmarshal(w.b[start:w.i], &s); err != nil {
 		return "", false
 	}
 	return s, true
 }
 
-// str skips the string at w.i and says whether it holds an escape.
-func (w *walker) str() (escaped bool) {
-	w.i++ // '"'
-	for {
-		switch w.b[w.i] {
-		case '"':
+// str reads the string at w.i and says whether it holds an escape.
+func (w *walker) str() (escaped, ok bool) {
+	if w.i >= len(w.b) || w.b[w.i] != '"' {
+		return false, false
+	}
+	w.i++
+	for w.i < len(w.b) {
+		c := w.b[w.i]
+		switch {
+		case c == '"':
 			w.i++
-			return escaped
-		case '\\':
+			return escaped, true
+		case c < 0x20:
+			return false, false
+		case c == '\\':
 			escaped = true
-			w.i += 2
+			if w.i+1 >= len(w.b) {
+				return false, false
+			}
+			switch w.b[w.i+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				w.i += 2
+			case 'u':
+				if w.i+6 > len(w.b) {
+					return false, false
+				}
+				for _, h := range w.b[w.i+2 : w.i+6] {
+					if !(h >= '0' && h <= '9' || h >= 'a' && h <= 'f' || h >= 'A' && h <= 'F') {
+						return false, false
+					}
+				}
+				w.i += 6
+			default:
+				return false, false
+			}
 		default:
 			w.i++
 		}
 	}
+	return false, false
 }
 
-// value skips the value at w.i, as scanValue at depth would read it.
+// value reads the value at w.i, as scanValue at depth would read it.
 func (w *walker) value(depth int) bool {
-	switch w.b[w.i] {
-	case '{':
-		if depth >= maxDepth {
+	if w.i >= len(w.b) {
+		return false
+	}
+	switch c := w.b[w.i]; {
+	case c == '{':
+		if depth >= w.maxDepth {
 			return false
 		}
 		return w.object(depth+1, nil)
-	case '[':
-		if depth >= maxDepth {
+	case c == '[':
+		if depth >= w.maxDepth {
 			return false
 		}
-		w.i++
+		_, ok := w.array(depth+1, false)
+		return ok
+	case c == '"':
+		_, ok := w.str()
+		return ok
+	case c == '-' || c >= '0' && c <= '9':
+		return w.number()
+	case c == 't':
+		return w.literal("true")
+	case c == 'f':
+		return w.literal("false")
+	case c == 'n':
+		return w.literal("null")
+	}
+	return false
+}
+
+// array reads the array at w.i ('['), whose elements are at depth; with
+// collect set, it returns them (sliced from b, capacity capped).
+func (w *walker) array(depth int, collect bool) (elems []json.RawMessage, ok bool) {
+	w.i++ // '['
+	if collect {
+		elems = []json.RawMessage{}
+	}
+	if w.next(']') {
+		return elems, true
+	}
+	for {
 		w.space()
-		if w.b[w.i] == ']' {
-			w.i++
-			return true
+		start := w.i
+		if !w.value(depth) {
+			return nil, false
 		}
-		for {
-			w.space()
-			if !w.value(depth + 1) {
-				return false
-			}
-			w.space()
-			c := w.b[w.i]
-			w.i++ // ',' or ']'
-			if c == ']' {
-				return true
-			}
+		if collect {
+			elems = append(elems, json.RawMessage(w.b[start:w.i:w.i]))
 		}
-	case '"':
-		w.str()
-		return true
+		if w.next(']') {
+			return elems, true
+		}
+		if !w.next(',') {
+			return nil, false
+		}
 	}
-	// A number, true, false or null: up to the next delimiter.
-	for w.i < len(w.b) {
-		switch w.b[w.i] {
-		case ',', '}', ']', ' ', '\t', '\n', '\r':
-			return true
-		}
+}
+
+// number reads a JSON number: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+// What follows it is the caller's to check, so "01" fails there.
+func (w *walker) number() bool {
+	if w.b[w.i] == '-' {
 		w.i++
 	}
+	if w.i < len(w.b) && w.b[w.i] == '0' {
+		w.i++
+	} else if !w.digits() {
+		return false
+	}
+	if w.i < len(w.b) && w.b[w.i] == '.' {
+		w.i++
+		if !w.digits() {
+			return false
+		}
+	}
+	if w.i < len(w.b) && (w.b[w.i] == 'e' || w.b[w.i] == 'E') {
+		w.i++
+		if w.i < len(w.b) && (w.b[w.i] == '+' || w.b[w.i] == '-') {
+			w.i++
+		}
+		if !w.digits() {
+			return false
+		}
+	}
+	return true
+}
+
+// digits reads one or more decimal digits.
+func (w *walker) digits() bool {
+	start := w.i
+	for w.i < len(w.b) && w.b[w.i] >= '0' && w.b[w.i] <= '9' {
+		w.i++
+	}
+	return w.i > start
+}
+
+func (w *walker) literal(lit string) bool {
+	if !bytes.HasPrefix(w.b[w.i:], []byte(lit)) {
+		return false
+	}
+	w.i += len(lit)
 	return true
 }
 
@@ -382,37 +498,28 @@ func Array(v []byte) ([]json.RawMessage, error) {
 	return elems, nil
 }
 
-// arrayFast splits v when it is one valid JSON array; ok false leaves v
-// to json.Unmarshal. Elements are sliced from v, capacity capped.
+// arrayFast splits v when it is one valid JSON array (as json.Valid,
+// nesting within maxDepth); ok false leaves v to json.Unmarshal.
+// Elements are sliced from v, capacity capped.
 func arrayFast(v []byte) (elems []json.RawMessage, ok bool) {
-	if !json.Valid(v) {
+	w := walker{b: v, maxDepth: maxDepth}
+	w.space()
+	if w.i >= len(v) || v[w.i] != '[' {
 		return nil, false
 	}
-	w := walker{b: v}
-	w.space()
-	if w.b[w.i] != '[' {
+	elems, ok = w.array(1, true)
+	if !ok || !w.end() {
 		return nil, false
 	}
-	w.i++
+	return elems, true
+}
+
+// valid is json.Valid by the walker, with json.Valid's own nesting limit:
+// FuzzValid compares the two.
+func valid(b []byte) bool {
+	w := walker{b: b, maxDepth: 10000, anyNames: true}
 	w.space()
-	elems = []json.RawMessage{}
-	if w.b[w.i] == ']' {
-		return elems, true
-	}
-	for {
-		w.space()
-		start := w.i
-		if !w.value(1) {
-			return nil, false // nested past maxDepth: the reference decides
-		}
-		elems = append(elems, json.RawMessage(w.b[start:w.i:w.i]))
-		w.space()
-		c := w.b[w.i]
-		w.i++ // ',' or ']'
-		if c == ']' {
-			return elems, true
-		}
-	}
+	return w.value(0) && w.end()
 }
 
 // String decodes a JSON string; null, arrays and other types are refused
@@ -468,6 +575,67 @@ func Abbreviate(v []byte) string {
 // "application/" prefix (RFC 7515 §4.1.9), a non-empty kid. It returns alg
 // and kid; its errors name the parameter at fault.
 func Header(raw map[string]json.RawMessage, typ string, algs ...string) (alg, kid string, err error) {
+	if alg, kid, ok := headerFast(raw, typ, algs); ok {
+		return alg, kid, nil
+	}
+	return headerSlowly(raw, typ, algs)
+}
+
+// headerFast accepts the header every well-formed token carries — alg
+// and typ spelt plainly, exactly one of algs and typ or "application/"
+// typ — without decoding alg and typ into strings of their own; ok false
+// leaves raw to headerSlowly, which alone refuses (FuzzHeader compares
+// them).
+func headerFast(raw map[string]json.RawMessage, typ string, algs []string) (alg, kid string, ok bool) {
+	if len(raw) != 3 || !plain(typ) || strings.ToLower(typ) != typ {
+		return "", "", false
+	}
+	a, t, k := raw["alg"], raw["typ"], raw["kid"]
+	for _, cand := range algs {
+		if IsPlainString(a, cand) {
+			alg = cand
+			break
+		}
+	}
+	// typ is lower case and needs no escape, so these two spellings
+	// are what the reference's case folding and prefix trimming accept
+	// without either doing anything.
+	const app = "application/"
+	prefixed := len(t) == len(app)+len(typ)+2 && t[0] == '"' && string(t[1:1+len(app)]) == app &&
+		string(t[1+len(app):len(t)-1]) == typ && t[len(t)-1] == '"'
+	if alg == "" || !IsPlainString(t, typ) && !prefixed {
+		return "", "", false
+	}
+	kid, err := String(k)
+	if err != nil || kid == "" {
+		return "", "", false
+	}
+	return alg, kid, true
+}
+
+// IsPlainString reports whether v is the JSON string s written without
+// escapes, s needing none (no quote, backslash or control character;
+// valid UTF-8): the quotes around s and nothing else. True implies
+// String(v) == s; it is that common case decided without allocating.
+// False says only that v is not written so.
+func IsPlainString(v json.RawMessage, s string) bool {
+	return len(v) == len(s)+2 && v[0] == '"' && v[len(v)-1] == '"' && string(v[1:len(v)-1]) == s && plain(s)
+}
+
+// plain reports whether s needs no escape in JSON, so that its JSON text
+// is s between quotes.
+func plain(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return utf8.ValidString(s)
+}
+
+// headerSlowly is Header's reference and the only place its errors come
+// from.
+func headerSlowly(raw map[string]json.RawMessage, typ string, algs []string) (alg, kid string, err error) {
 	var extra []string
 	for name := range raw {
 		switch name {
@@ -492,7 +660,9 @@ func Header(raw map[string]json.RawMessage, typ string, algs ...string) (alg, ki
 		return "", "", err
 	}
 	if !slices.Contains(algs, alg) {
-		return "", "", fmt.Errorf("alg: %q, want one of %q", Abbreviate([]byte(alg)), algs)
+		// A copy, so that algs does not escape and callers' variadic
+		// lists stay on their stack.
+		return "", "", fmt.Errorf("alg: %q, want one of %q", Abbreviate([]byte(alg)), slices.Clone(algs))
 	}
 	if t := strings.TrimPrefix(strings.ToLower(gotTyp), "application/"); t != typ {
 		return "", "", fmt.Errorf("typ: %q, want %q", Abbreviate([]byte(gotTyp)), typ)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -97,6 +98,9 @@ func FuzzHost(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
+		if _, err := netip.ParseAddr(s); isIPLiteral(s) != (err == nil) {
+			t.Fatalf("isIPLiteral(%q) = %v, netip.ParseAddr: %v", s, isIPLiteral(s), err)
+		}
 		h, err := Host(s)
 		if err != nil {
 			if !errors.Is(err, ErrInvalid) {
@@ -204,4 +208,19 @@ func FuzzUnmarshal(f *testing.F) {
 			t.Fatal("re-marshalled notice differs")
 		}
 	})
+}
+
+// TestIsIPLiteral: the shortcut in isIPLiteral answers as netip.ParseAddr
+// does at the edges of its IPv4/IPv6 choice (FuzzHost checks the rest).
+func TestIsIPLiteral(t *testing.T) {
+	for _, s := range []string{
+		"", ".", "%", "1", "1.2.3.4", "01.2.3.4", "1.2.3", "1.2.3.4.5", "256.1.1.1", "1.2.3.4%eth0",
+		"::1", "fe80::1%eth0", "%eth0", "::ffff:1.2.3.4", "a:b", "1.2.3.a", "a.1.2.3", "example.com",
+		"1..2.3", "1.2.3.4.", "١.٢.٣.٤",
+	} {
+		_, err := netip.ParseAddr(s)
+		if got := isIPLiteral(s); got != (err == nil) {
+			t.Errorf("isIPLiteral(%q) = %v, netip.ParseAddr: %v", s, got, err)
+		}
+	}
 }

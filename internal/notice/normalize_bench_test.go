@@ -67,6 +67,29 @@ func BenchmarkValidate(b *testing.B) {
 	}
 }
 
+// BenchmarkUnmarshal is what every verifier runs on the notice bytes of an
+// envelope: decode, look for unknown fields, validate.
+func BenchmarkUnmarshal(b *testing.B) {
+	n := benchNotice()
+	if err := notice.Fill(n, time.Now()); err != nil {
+		b.Fatal(err)
+	}
+	opts := notice.Options{TestNetwork: true}
+	if err := notice.Normalize(n, opts); err != nil {
+		b.Fatal(err)
+	}
+	raw, err := proto.MarshalOptions{Deterministic: true}.Marshal(n)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := notice.Unmarshal(raw, opts); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 // BenchmarkNormalizeIdentifier is each normaliser alone, on the values a
 // customer row or a notice carries.
 func BenchmarkNormalizeIdentifier(b *testing.B) {

@@ -357,7 +357,9 @@ func (v *validator) entity(path string, e *headsupv1.Entity, role entityRole) er
 		return fieldErr(path, "", "needs at least one identifier or a member id")
 	}
 	for i, id := range e.Identifiers {
-		if err := v.identifier(fmt.Sprintf("%s.identifiers[%d]", path, i), id, role); err != nil {
+		// Built on every identifier of every notice verified: a plain
+		// concatenation costs a fraction of fmt.Sprintf.
+		if err := v.identifier(path+".identifiers["+strconv.Itoa(i)+"]", id, role); err != nil {
 			return err
 		}
 	}
