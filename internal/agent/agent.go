@@ -100,6 +100,8 @@ type agent struct {
 	// queued are the outbox items the commit under way wrote through
 	// reconcile, handed to the outlets once it is durable. Loop only.
 	queued []outboxItem
+	// entryRows is the commit's entries, stored together (reused).
+	entryRows []entryRow
 	// unsettled says the store may hold parked or invalid entries; until
 	// one is stored, commits do not look for them. Loop only.
 	unsettled bool

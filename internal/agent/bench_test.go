@@ -81,11 +81,20 @@ func benchHost(k int) string { return fmt.Sprintf("cust-%d.example", k) }
 // benchEntries are n received entries of suspension notices, entry i at
 // sequence first+i naming customer (first+i) mod benchCustomers.
 func benchEntries(b *testing.B, priv ed25519.PrivateKey, first, n int) []received {
+	return benchEntriesMatching(b, priv, first, n, 1)
+}
+
+// benchEntriesMatching is benchEntries with one entry in every naming a
+// customer, and the others hosts nobody holds (a catch-up's mix).
+func benchEntriesMatching(b *testing.B, priv ed25519.PrivateKey, first, n, every int) []received {
 	b.Helper()
 	now := time.Now()
 	out := make([]received, n)
 	for i := range out {
 		host := benchHost((first + i) % benchCustomers)
+		if (first+i)%every != 0 {
+			host = fmt.Sprintf("nobody-%d.example", first+i)
+		}
 		nt := &headsupv1.Notice{
 			Issuer:     "edgeshield",
 			Kind:       headsupv1.NoticeKind_NOTICE_KIND_CUSTOMER_SUSPENDED,
@@ -130,8 +139,13 @@ func BenchmarkVerifyEntry(b *testing.B) {
 // history and outbox rows, the cursor, and the SQLite commit. ns/op is
 // per entry.
 func BenchmarkCommit(b *testing.B) {
-	for _, size := range []int{1, 100} {
-		b.Run(fmt.Sprintf("batch=%d", size), func(b *testing.B) {
+	for _, bc := range []struct{ size, every int }{{1, 1}, {100, 1}, {1000, 100}} {
+		size := bc.size
+		name := fmt.Sprintf("batch=%d", size)
+		if bc.every > 1 {
+			name += fmt.Sprintf("/one_in_%d_matching", bc.every)
+		}
+		b.Run(name, func(b *testing.B) {
 			a, priv := benchAgent(b)
 			ctx := context.Background()
 			if err := a.commit(ctx, nil, true); err != nil {
@@ -139,7 +153,7 @@ func BenchmarkCommit(b *testing.B) {
 			}
 			// Prepared outside the timer: signing costs more than what is
 			// measured.
-			pool := benchEntries(b, priv, 1, b.N)
+			pool := benchEntriesMatching(b, priv, 1, b.N, bc.every)
 			dir := a.directory()
 			b.ReportAllocs()
 			b.ResetTimer()

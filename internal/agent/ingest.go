@@ -36,6 +36,7 @@ func (a *agent) commit(ctx context.Context, batch []received, full bool) error {
 	stx := a.store.cached(tx) // the per-entry statements, prepared once
 	cur := a.committedCursor()
 	var touched []*record
+	rows := a.entryRows[:0] // stored together after the loop
 	for _, r := range batch {
 		if cur.LogID != "" && r.logID != cur.LogID {
 			return fmt.Errorf("%w: cursor in %s, entry %d from %s", ErrLogChanged, cur.LogID, r.seq, r.logID)
@@ -52,9 +53,7 @@ func (a *agent) commit(ctx context.Context, batch []received, full bool) error {
 				a.metrics.verifyFailures.WithLabelValues(kindDirectory).Inc()
 				a.unsettled = true
 			}
-			if err := putEntry(ctx, stx, e); err != nil {
-				return fmt.Errorf("agent: state: entry %d: %w", r.seq, err)
-			}
+			rows = append(rows, e)
 			if newer != nil {
 				// The entries after it are verified under it, and every
 				// alert is evaluated again.
@@ -73,9 +72,7 @@ func (a *agent) commit(ctx context.Context, batch []received, full bool) error {
 			a.metrics.verifyFailures.WithLabelValues(verifyFailureLabel(e)).Inc()
 			a.unsettled = true
 		}
-		if err := putEntry(ctx, stx, e); err != nil {
-			return fmt.Errorf("agent: state: entry %d: %w", r.seq, err)
-		}
+		rows = append(rows, e)
 		switch e.Status {
 		case statusVerified:
 			a.model.add(rec)
@@ -86,6 +83,12 @@ func (a *agent) commit(ctx context.Context, batch []received, full bool) error {
 			a.model.unverified[ref{e.Issuer, e.ID}] = e.Seq
 		}
 		cur = cursor{LogID: r.logID, Seq: r.seq}
+	}
+	err = putEntries(ctx, stx, rows)
+	clear(rows) // drop the notices' bytes
+	a.entryRows = rows[:0]
+	if err != nil {
+		return fmt.Errorf("agent: state: %w", err)
 	}
 	// Parked entries are tried again against the directory now in force:
 	// a key the agent's copy did not know may have arrived.

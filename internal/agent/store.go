@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"time"
 
 	_ "modernc.org/sqlite" // the pure-Go SQLite driver, registered as "sqlite"
@@ -187,7 +188,7 @@ type store struct {
 
 // cachedQueries are the statements every commit runs, per entry or per
 // alert, prepared once at open (cachedTx).
-var cachedQueries = []string{insertEntry, selectEntries, selectAlerts, selectAlertsOfRoots, upsertAlert, insertHistory, insertOutbox,
+var cachedQueries = []string{insertEntry, insertEntries, selectEntries, selectAlerts, selectAlertsOfRoots, upsertAlert, insertHistory, insertOutbox,
 	selectAcks, selectHeld(allHeld), selectDueSuppressions}
 
 // cachedTx runs statements in a transaction, each prepared once on the
@@ -312,14 +313,50 @@ const (
 	statusInvalid  = "invalid"
 )
 
-// insertEntry stores an entry, or a parked one's new status.
-const insertEntry = `INSERT INTO entries(seq, status, issuer, id, kind, kid, notice, jws, stored_at, log_time, error)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-	ON CONFLICT(seq) DO UPDATE SET status = excluded.status, kind = excluded.kind, error = excluded.error`
+// insertEntry stores an entry, or a parked one's new status;
+// insertEntries stores entriesPerInsert of them in one statement.
+const (
+	entryInsert     = `INSERT INTO entries(seq, status, issuer, id, kind, kid, notice, jws, stored_at, log_time, error) VALUES `
+	entryValues     = `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	entryOnConflict = ` ON CONFLICT(seq) DO UPDATE SET status = excluded.status, kind = excluded.kind, error = excluded.error`
+	insertEntry     = entryInsert + entryValues + entryOnConflict
+)
+
+// entriesPerInsert: a catch-up stores a thousand entries a commit, and
+// one statement per entry cost as much again in the driver as storing
+// them.
+const entriesPerInsert = 32
+
+var insertEntries = entryInsert + strings.Repeat(entryValues+", ", entriesPerInsert-1) + entryValues + entryOnConflict
 
 func putEntry(ctx context.Context, tx execer, e entryRow) error {
-	_, err := tx.ExecContext(ctx, insertEntry, e.Seq, e.Status, e.Issuer, e.ID, e.Kind, e.Kid, e.Notice, e.JWS, e.StoredAt.Unix(), e.LogTime.Unix(), e.Error)
+	_, err := tx.ExecContext(ctx, insertEntry, entryArgs(nil, e)...)
 	return err
+}
+
+// putEntries stores es, entriesPerInsert to a statement.
+func putEntries(ctx context.Context, tx execer, es []entryRow) error {
+	args := make([]any, 0, 11*entriesPerInsert)
+	for len(es) >= entriesPerInsert {
+		args = args[:0]
+		for _, e := range es[:entriesPerInsert] {
+			args = entryArgs(args, e)
+		}
+		if _, err := tx.ExecContext(ctx, insertEntries, args...); err != nil {
+			return fmt.Errorf("entries %d to %d: %w", es[0].Seq, es[entriesPerInsert-1].Seq, err)
+		}
+		es = es[entriesPerInsert:]
+	}
+	for _, e := range es {
+		if err := putEntry(ctx, tx, e); err != nil {
+			return fmt.Errorf("entry %d: %w", e.Seq, err)
+		}
+	}
+	return nil
+}
+
+func entryArgs(args []any, e entryRow) []any {
+	return append(args, e.Seq, e.Status, e.Issuer, e.ID, e.Kind, e.Kid, e.Notice, e.JWS, e.StoredAt.Unix(), e.LogTime.Unix(), e.Error)
 }
 
 // queryer is a *sql.DB or a *sql.Tx.
