@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -25,18 +26,17 @@ type Index struct {
 	cfg Config
 	d   derived
 
-	owners  []ownerRef // by owner number; in lexical order of (Owner, Name, Link, Member)
-	rows    []irow     // by row number; sorted by owner, then type, value, source, line
-	text    string     // every owner's strings and row's value, one after the other
-	sources []string   // interned Row.Source
+	rows    []irow   // by row number; sorted by owner, then type, value, source, line
+	text    string   // every owner's header and strings and row's value, one after the other
+	sources []string // interned Row.Source
 	valid   map[int32]time.Time
 
-	hosts    multimap[string] // host -> rows
-	domains  multimap[string] // registrable domain -> host rows under it, except on shared domains
-	emails   multimap[string] // address -> rows
-	mailDoms multimap[string] // e-mail domain -> rows, except mailbox providers and own domains
-	orgs     multimap[string] // organisation key -> rows
-	regs     multimap[string] // registration -> rows
+	hosts    keyTable         // host -> rows
+	domains  keyTable         // registrable domain -> host rows under it, except on shared domains
+	emails   keyTable         // address -> rows
+	mailDoms keyTable         // e-mail domain -> rows, except mailbox providers and own domains
+	orgs     keyTable         // organisation key -> rows
+	regs     keyTable         // registration -> rows
 	asns     multimap[uint32] // ASN -> rows
 	members  multimap[string] // member id -> rows (member rows, and one row per owner with Row.Member)
 	hashes   multimap[hashKey]
@@ -50,32 +50,56 @@ type Index struct {
 // ownerInfo is what rows of one owner share.
 type ownerInfo struct{ Owner, Name, Link, Member string }
 
-// ownerRef is an owner as the index keeps it: 20 bytes, its strings in
-// Index.text from start to ends[0] (Owner), ends[1] (Name), ends[2] (Link)
-// and ends[3] (Member). Interning owners keeps a row at 20 bytes plus its
-// value.
-type ownerRef struct {
-	start uint32
-	ends  [4]uint32
+// noOwner is the owner of a summary candidate, which has none.
+const noOwner = ^uint32(0)
+
+// owner returns the strings of the owner whose header is at o in text.
+//
+// An owner is kept in text only, where its rows' values follow it: a
+// header of four lengths (uvarints: Owner, Name, Link, Member), then the
+// strings. A row names its owner by the header's offset, so that a match
+// reads its owner's strings next to its value, with no table of owners
+// between them to miss the cache on.
+func (ix *Index) owner(o uint32) ownerInfo {
+	t := ix.text
+	a, i := uvarintAt(t, int(o))
+	b, i := uvarintAt(t, i)
+	c, i := uvarintAt(t, i)
+	d, i := uvarintAt(t, i)
+	b += i + a
+	c += b
+	d += c
+	return ownerInfo{t[i : i+a], t[i+a : b], t[b:c], t[c:d]}
 }
 
-// owner returns owner number o's strings.
-func (ix *Index) owner(o int32) ownerInfo {
-	r, t := ix.owners[o], ix.text
-	return ownerInfo{t[r.start:r.ends[0]], t[r.ends[0]:r.ends[1]], t[r.ends[1]:r.ends[2]], t[r.ends[2]:r.ends[3]]}
+// uvarintAt reads the uvarint at s[i:] (written by binary.AppendUvarint)
+// and returns it and where it ends.
+func uvarintAt(s string, i int) (int, int) {
+	v, shift := 0, 0
+	for {
+		b := s[i]
+		i++
+		v |= int(b&0x7f) << shift
+		if b < 0x80 {
+			return v, i
+		}
+		shift += 7
+	}
 }
 
 // irow is a row inside the index: 16 bytes plus its value, which lives in
-// Index.text. One string for all values and owners (the map keys are
-// slices of it too) saves a string header per row and owner, and the
+// Index.text. One string for all values and owners (the tables' keys are
+// read from it too) saves a string header per row and owner, and the
 // rounding of each string to an allocation size class.
 type irow struct {
 	// off is where the value starts in text. Its end is not kept: text
-	// holds, in row order, each owner's strings and then its rows' values,
-	// so a value ends where the next row's value or the next owner's
-	// strings begin (see valueEnd).
-	off    uint32
-	owner  int32
+	// holds, in row order, each owner's header and strings and then its
+	// rows' values, so a value ends where the next row's value or the
+	// next owner's header begins (see valueEnd).
+	off uint32
+	// owner is where the owner's header is in text (see Index.owner):
+	// rows of one owner share it, and it grows with the owner's order.
+	owner  uint32
 	line   int32
 	source uint16 // at most maxSources sources
 	typ    typeCode
@@ -96,14 +120,14 @@ func (ix *Index) value(i int32) string {
 }
 
 // valueEnd is where row i's value ends in text: where the next row's value
-// begins, or the next owner's strings, or text.
+// begins, or the next owner's header, or text.
 func (ix *Index) valueEnd(i int32) uint32 {
 	if int(i)+1 == len(ix.rows) {
 		return uint32(len(ix.text))
 	}
 	next := ix.rows[i+1]
 	if next.owner != ix.rows[i].owner {
-		return ix.owners[next.owner].start
+		return next.owner
 	}
 	return next.off
 }
@@ -117,19 +141,20 @@ func codeOf(t Type) typeCode { return typeCode(slices.Index(typeCodes[:], t)) }
 
 func (c typeCode) Type() Type { return typeCodes[c] }
 
-// span locates the n rows of one key of a multimap. Most keys name one
-// row, which the span holds itself (off is the row); the rows of a key
-// with several are in the multimap's flat list at off+1 … off+n, after the
-// number of distinct owners among them at off. At 8 bytes a string-keyed
-// map slot is 24 bytes, and a key of one row costs no list entry and no
-// second memory access.
+// span locates the n rows of one key of a multimap or keyTable. Most keys
+// name one row, which the span holds itself (off is the row); the rows of
+// a key with several are in the flat lists at off+1 … off+n, after the
+// number of distinct owners among them at off. A key of one row costs no
+// list entry and no second memory access.
 type span struct{ off, n uint32 }
 
 // multimap maps a key to rows, sorted by owner then row number: one map
-// entry per key, plus 4 bytes per row and 4 per key of several rows.
+// entry per key, plus 4 bytes per row and 4 per key of several rows. The
+// keys without pointers (AS numbers, hashes) and the few member ids live
+// in multimaps; the other strings in keyTables.
 type multimap[K comparable] struct {
-	m    map[K]span
-	rows []int32
+	m map[K]span
+	lists
 }
 
 // get returns k's rows; the row of a key of one row is returned in one
@@ -138,33 +163,7 @@ func (mm *multimap[K]) get(k K, one *[1]int32) []int32 {
 	return mm.rowsOf(mm.m[k], one)
 }
 
-// rowsOf returns s's rows, using one as get does.
-func (mm *multimap[K]) rowsOf(s span, one *[1]int32) []int32 {
-	switch s.n {
-	case 0:
-		return nil
-	case 1:
-		one[0] = int32(s.off)
-		return one[:]
-	}
-	return mm.rows[s.off+1 : s.off+1+s.n]
-}
-
-// owners counts the distinct owners of s's rows.
-func (mm *multimap[K]) owners(s span) int {
-	if s.n <= 1 {
-		return int(s.n)
-	}
-	return int(mm.rows[s.off])
-}
-
 func (mm *multimap[K]) span(k K) span { return mm.m[k] }
-
-// getBytes is mm.get(string(b), one) without allocating: indexing a
-// map[string] with string(b) does not copy b.
-func getBytes(mm *multimap[string], b []byte, one *[1]int32) []int32 {
-	return mm.rowsOf(mm.m[string(b)], one)
-}
 
 // multimapBuilder collects (key, row) pairs; rows must be added in
 // ascending row order, which (rows being sorted by owner) keeps each key's
@@ -186,15 +185,15 @@ func (b multimapBuilder[K]) build(rows []irow) multimap[K] {
 			total += 1 + len(l)
 		}
 	}
-	mm := multimap[K]{m: make(map[K]span, len(b)), rows: make([]int32, 0, total)}
+	mm := multimap[K]{m: make(map[K]span, len(b)), lists: make(lists, 0, total)}
 	for k, l := range b {
 		if len(l) == 1 {
 			mm.m[k] = span{off: uint32(l[0]), n: 1}
 			continue
 		}
-		mm.m[k] = span{off: uint32(len(mm.rows)), n: uint32(len(l))}
-		mm.rows = append(mm.rows, int32(countOwners(rows, l)))
-		mm.rows = append(mm.rows, l...)
+		mm.m[k] = span{off: uint32(len(mm.lists)), n: uint32(len(l))}
+		mm.lists = append(mm.lists, int32(countOwners(rows, l)))
+		mm.lists = append(mm.lists, l...)
 	}
 	return mm
 }
@@ -219,9 +218,11 @@ type hashKey struct {
 
 // pgroup locates the entries of one prefix in pfx4 or pfx6, and counts
 // the distinct owners among them. nested says that a shorter prefix of the
-// table covers it.
+// table covers it. first is the first entry's row: most prefixes are one
+// row's, which a match then reads without reading its entry.
 type pgroup struct {
 	off, n, owners uint32
+	first          int32
 	nested         bool
 }
 
@@ -285,6 +286,12 @@ func hashedTypeOf(t Type) string {
 // modified and not retained. Rows are ordered by owner, so the index, and
 // every answer it gives, does not depend on the order of the input.
 func Build(rows []Row, cfg Config) (*Index, []*RowError) {
+	return buildMasked(rows, cfg, ^uint64(0))
+}
+
+// buildMasked is Build with the keyTables' hash mask, which tests narrow to
+// force collisions.
+func buildMasked(rows []Row, cfg Config, mask uint64) (*Index, []*RowError) {
 	cfg = cfg.withDefaults()
 	ix := &Index{cfg: cfg, d: cfg.derive(), valid: map[int32]time.Time{}}
 
@@ -301,7 +308,7 @@ func Build(rows []Row, cfg Config) (*Index, []*RowError) {
 			}
 			continue
 		}
-		size := len(n.Owner) + len(n.Name) + len(n.Link) + len(n.Member) + len(n.Value)
+		size := 4*binary.MaxVarintLen32 + len(n.Owner) + len(n.Name) + len(n.Link) + len(n.Member) + len(n.Value)
 		if len(n.Value) > maxValueLen || total+size > math.MaxUint32 {
 			errs = append(errs, rowErr(r, "value", r.Value, ErrInvalidValue,
 				fmt.Sprintf("normal form of %d bytes: a value is at most %d bytes, and all rows at most 4 GiB", len(n.Value), maxValueLen)))
@@ -334,36 +341,43 @@ func Build(rows []Row, cfg Config) (*Index, []*RowError) {
 	norm = slices.CompactFunc(norm, func(a, b Row) bool { return a == b })
 
 	// Owners and values move into one string, so that the index keeps none
-	// of the caller's strings: the rows keep offsets into it, and the maps
-	// below take their keys from it.
+	// of the caller's strings: the rows keep offsets into it, and the
+	// tables below read their keys from it.
 	var (
-		text strings.Builder
-		offs = make([]uint32, len(norm)) // where each row's value starts
-		last ownerInfo
-		size int
+		text   strings.Builder
+		offs   = make([]uint32, len(norm)) // where each row's value starts
+		owners = make([]uint32, len(norm)) // where each row's owner's header starts
+		last   ownerInfo
+		size   int
 	)
 	for i, r := range norm {
 		if o := (ownerInfo{r.Owner, r.Name, r.Link, r.Member}); i == 0 || o != last {
-			size += len(o.Owner) + len(o.Name) + len(o.Link) + len(o.Member)
+			for _, f := range [4]string{o.Owner, o.Name, o.Link, o.Member} {
+				size += uvarintLen(len(f)) + len(f)
+			}
 			last = o
 		}
 		size += len(r.Value)
 	}
 	text.Grow(size) // exactly: the string keeps the builder's capacity
 	for i, r := range norm {
-		if o := (ownerInfo{r.Owner, r.Name, r.Link, r.Member}); len(ix.owners) == 0 || o != last {
-			ref := ownerRef{start: uint32(text.Len())}
-			for k, f := range [4]string{o.Owner, o.Name, o.Link, o.Member} {
-				text.WriteString(f)
-				ref.ends[k] = uint32(text.Len())
+		if o := (ownerInfo{r.Owner, r.Name, r.Link, r.Member}); i == 0 || o != last {
+			owners[i] = uint32(text.Len())
+			fs := [4]string{o.Owner, o.Name, o.Link, o.Member}
+			for _, f := range fs {
+				var n [binary.MaxVarintLen64]byte
+				text.Write(binary.AppendUvarint(n[:0], uint64(len(f))))
 			}
-			ix.owners = append(ix.owners, ref)
+			for _, f := range fs {
+				text.WriteString(f)
+			}
 			last = o
+		} else {
+			owners[i] = owners[i-1]
 		}
 		offs[i] = uint32(text.Len())
 		text.WriteString(r.Value)
 	}
-	ix.owners = slices.Clone(ix.owners) // without append's spare capacity
 	ix.text = text.String()
 
 	var (
@@ -384,15 +398,13 @@ func Build(rows []Row, cfg Config) (*Index, []*RowError) {
 	}
 	ix.rows = make([]irow, len(norm))
 	lastMember := ""
-	owner := int32(-1)
 	// The registrable (e-mail) domain of each host (e-mail) row under
-	// which the domain rules apply, to set irow.alone once the maps are
+	// which the domain rules apply, to set irow.alone once the tables are
 	// built.
 	var hostDoms, mailDomOf []rowKey
 	for i, r := range norm {
-		row := int32(i)
-		if owner < 0 || ix.owner(owner) != (ownerInfo{r.Owner, r.Name, r.Link, r.Member}) {
-			owner++
+		row, owner := int32(i), owners[i]
+		if i > 0 && owner != owners[i-1] {
 			lastMember = ""
 		}
 		r.Value = ix.text[offs[i] : offs[i]+uint32(len(r.Value))]
@@ -460,20 +472,20 @@ func Build(rows []Row, cfg Config) (*Index, []*RowError) {
 			}
 		}
 	}
-	ix.hosts = hosts.build(ix.rows)
-	ix.domains = domains.build(ix.rows)
-	ix.emails = emails.build(ix.rows)
-	ix.mailDoms = mailDoms.build(ix.rows)
-	ix.orgs = orgs.build(ix.rows)
-	ix.regs = regs.build(ix.rows)
+	ix.hosts = ix.buildTable(hosts, keyValue, mask)
+	ix.domains = ix.buildTable(domains, keyDomain, mask)
+	ix.emails = ix.buildTable(emails, keyValue, mask)
+	ix.mailDoms = ix.buildTable(mailDoms, keyMailDomain, mask)
+	ix.orgs = ix.buildTable(orgs, keyOrg, mask)
+	ix.regs = ix.buildTable(regs, keyValue, mask)
 	ix.asns = asns.build(ix.rows)
 	ix.members = members.build(ix.rows)
 	ix.hashes = hashes.build(ix.rows)
 	for _, k := range hostDoms {
-		ix.rows[k.row].alone = ix.domains.owners(ix.domains.span(k.key)) == 1
+		ix.rows[k.row].alone = ix.domains.owners(ix.span(&ix.domains, k.key)) == 1
 	}
 	for _, k := range mailDomOf {
-		ix.rows[k.row].alone = ix.mailDoms.owners(ix.mailDoms.span(k.key)) == 1
+		ix.rows[k.row].alone = ix.mailDoms.owners(ix.span(&ix.mailDoms, k.key)) == 1
 	}
 	ix.prefixes = &bart.Table[pgroup]{}
 	ix.pfx4 = ix.buildPrefixes(ix.pfx4, true)
@@ -481,6 +493,13 @@ func Build(rows []Row, cfg Config) (*Index, []*RowError) {
 	ix.markNested(ix.pfx4, true)
 	ix.markNested(ix.pfx6, false)
 	return ix, errs
+}
+
+// buildTable makes the keyTable of b's keys, of kind k.
+func (ix *Index) buildTable(b multimapBuilder[string], k keyKind, mask uint64) keyTable {
+	// Domains are probed for every parent of every host that no row
+	// holds, and most are nobody's.
+	return buildTable(b, ix.rows, k, mask, k == keyDomain, func(r int32, key string) uint32 { return ix.keyAt(k, r, key) })
 }
 
 // rowKey is a row and a key it is indexed under.
@@ -512,7 +531,7 @@ func (ix *Index) buildPrefixes(es []pent, is4 bool) []pent {
 				owners++
 			}
 		}
-		g := pgroup{off: uint32(i), n: uint32(j - i), owners: uint32(owners)}
+		g := pgroup{off: uint32(i), n: uint32(j - i), owners: uint32(owners), first: es[i].row}
 		p := pentPrefix(es[i], is4)
 		ix.prefixes.Modify(p, func(old pgroup, exists bool) (pgroup, bool) {
 			if exists {
@@ -637,4 +656,13 @@ func unhex(c byte) (byte, bool) {
 		return c - 'a' + 10, true
 	}
 	return 0, false
+}
+
+// uvarintLen is the length of n as a uvarint.
+func uvarintLen(n int) int {
+	l := 1
+	for ; n >= 0x80; n >>= 7 {
+		l++
+	}
+	return l
 }

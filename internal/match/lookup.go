@@ -113,8 +113,8 @@ func rank(r Rule) int {
 
 // cand is a candidate match before the per-owner collapse.
 type cand struct {
-	row      int32 // -1 for a summary
-	owner    int32 // the row's owner; -1 for a summary
+	row      int32  // -1 for a summary
+	owner    uint32 // the row's owner (irow.owner); noOwner for a summary
 	rule     Rule
 	strength Strength
 	context  []string
@@ -288,7 +288,7 @@ func (ix *Index) appendCands(cs []cand, name []byte, id *headsupv1.Identifier) (
 			name = append(append(name, "email:"...), x.Email...)
 		}
 	case *headsupv1.Identifier_Organisation:
-		for _, r := range getBytes(&ix.orgs, appendOrgKey(buf[:0], x.Organisation), &one) {
+		for _, r := range ix.orgs.rowsOf(ix.spanBytes(&ix.orgs, appendOrgKey(buf[:0], x.Organisation)), &one) {
 			cs = append(cs, ix.cand(r, RuleOrganisation, Weak))
 		}
 		if ix.rawHash {
@@ -303,7 +303,7 @@ func (ix *Index) appendCands(cs []cand, name []byte, id *headsupv1.Identifier) (
 		if len(k) == 0 {
 			break
 		}
-		for _, row := range getBytes(&ix.regs, k, &one) {
+		for _, row := range ix.regs.rowsOf(ix.spanBytes(&ix.regs, k), &one) {
 			cs = append(cs, ix.cand(row, RuleRegistration, Strong))
 		}
 		if ix.rawHash {
@@ -542,19 +542,19 @@ func also(t Type, value string, rule Rule, source string, line int) string {
 // list may live on the caller's stack.
 type ownerMatches struct {
 	list []ownerMatch
-	m    map[int32]int // owner -> index in list, past 16 owners
+	m    map[uint32]int // owner -> index in list, past 16 owners
 }
 
 // ownerMatch is an owner's match (at index i of the matches) and the
 // context lines of its other candidates.
 type ownerMatch struct {
-	owner int32
+	owner uint32
 	i     int
 	extra []string
 }
 
 // find returns the index in s.list of owner's match, or -1.
-func (s ownerMatches) find(owner int32) int {
+func (s ownerMatches) find(owner uint32) int {
 	if s.m != nil {
 		if k, ok := s.m[owner]; ok {
 			return k
@@ -570,11 +570,11 @@ func (s ownerMatches) find(owner int32) int {
 }
 
 // add records owner's match, at index i of the matches.
-func (s ownerMatches) add(owner int32, i int) ownerMatches {
+func (s ownerMatches) add(owner uint32, i int) ownerMatches {
 	s.list = append(s.list, ownerMatch{owner: owner, i: i})
 	switch n := len(s.list); {
 	case n == 17:
-		s.m = make(map[int32]int, 32)
+		s.m = make(map[uint32]int, 32)
 		for k, om := range s.list {
 			s.m[om.owner] = k
 		}
@@ -612,7 +612,7 @@ func age(d time.Duration) string {
 func (ix *Index) hostCands(cs []cand, h string) []cand {
 	var one [1]int32
 	start, alone := len(cs), false
-	for _, r := range ix.hosts.get(h, &one) {
+	for _, r := range ix.get(&ix.hosts, h, &one) {
 		cs = append(cs, ix.cand(r, RuleSameHost, Strong))
 		alone = alone || ix.rows[r].alone
 	}
@@ -626,29 +626,29 @@ func (ix *Index) hostCands(cs []cand, h string) []cand {
 	if err != nil {
 		return cs
 	}
-	sp := ix.domains.span(d)
+	sp := ix.span(&ix.domains, d)
 	if sp.n == 0 {
 		return cs
 	}
-	var exact map[int32]bool // reading a nil map is fine
+	var exact map[uint32]bool // reading a nil map is fine
 	for _, c := range cs[start:] {
 		if exact == nil {
-			exact = map[int32]bool{}
+			exact = map[uint32]bool{}
 		}
 		exact[c.owner] = true
 	}
 	if owners := ix.domains.owners(sp); owners-len(exact) > ix.cfg.BroadPrefixMaxCustomers {
-		return append(cs, cand{row: -1, owner: -1, rule: RuleBroadDomain, count: owners,
+		return append(cs, cand{row: -1, owner: noOwner, rule: RuleBroadDomain, count: owners,
 			context: []string{fmt.Sprintf("broad domain %s: names under it held by %d customers", d, owners)}})
 	}
 	// Parents of h down to D: a customer holding one of them holds h's
 	// zone, or a platform h lives on.
-	var parent map[int32]int32
+	var parent map[uint32]int32
 	for a := h; a != d; {
 		a = a[strings.IndexByte(a, '.')+1:]
-		for _, r := range ix.hosts.get(a, &one) {
+		for _, r := range ix.get(&ix.hosts, a, &one) {
 			if parent == nil {
-				parent = map[int32]int32{}
+				parent = map[uint32]int32{}
 			}
 			if _, ok := parent[ix.rows[r].owner]; !ok {
 				parent[ix.rows[r].owner] = r
@@ -682,7 +682,7 @@ func (ix *Index) domainUnder(h string) bool {
 		if i < 0 {
 			return false // a single label is never a registrable domain
 		}
-		if ix.domains.span(s).n > 0 {
+		if h := ix.domains.hash(s); ix.domains.mayHave(h) && ix.spanHashed(&ix.domains, h, s).n > 0 {
 			return true
 		}
 		s = s[i+1:]
@@ -724,8 +724,12 @@ func (ix *Index) prefixCands(cs []cand, p netip.Prefix) []cand {
 	if covered {
 		if int(lsp.owners) > ix.cfg.BroadPrefixMaxCustomers {
 			longest := pentPrefix(ents[lsp.off], is4)
-			cs = append(cs, cand{row: -1, owner: -1, rule: RuleSharedPrefix, count: int(lsp.owners),
+			cs = append(cs, cand{row: -1, owner: noOwner, rule: RuleSharedPrefix, count: int(lsp.owners),
 				context: append([]string{fmt.Sprintf("shared prefix %s, held by %d customers", longest, lsp.owners)}, chain...)})
+		} else if lsp.n == 1 {
+			c := ix.cand(lsp.first, RulePrefixCovers, Strong)
+			c.context = chain
+			cs = append(cs, c)
 		} else {
 			for _, e := range ents[lsp.off : lsp.off+lsp.n] {
 				c := ix.cand(e.row, RulePrefixCovers, Strong)
@@ -764,11 +768,11 @@ func (ix *Index) prefixCands(cs []cand, p netip.Prefix) []cand {
 		return cs
 	}
 	if len(inside) > maxWithinScan {
-		return append(cs, cand{row: -1, owner: -1, rule: RuleBroadPrefix, count: len(inside),
+		return append(cs, cand{row: -1, owner: noOwner, rule: RuleBroadPrefix, count: len(inside),
 			context: []string{fmt.Sprintf("broad prefix %s, %d customers (counted as customer prefixes: more than %d lie inside, each customer holds at least one)", p, len(inside), maxWithinScan)}})
 	}
 	limit := ix.cfg.BroadPrefixMaxCustomers
-	owners := map[int32]struct{}{}
+	owners := map[uint32]struct{}{}
 	for _, e := range inside {
 		owners[ix.rows[e.row].owner] = struct{}{}
 	}
@@ -779,7 +783,7 @@ func (ix *Index) prefixCands(cs []cand, p netip.Prefix) []cand {
 		}
 		return cs
 	}
-	c := cand{row: -1, owner: -1, rule: RuleBroadPrefix, count: len(owners),
+	c := cand{row: -1, owner: noOwner, rule: RuleBroadPrefix, count: len(owners),
 		context: []string{fmt.Sprintf("broad prefix %s, %d customers", p, len(owners))}}
 	if len(owners) <= limit {
 		names := make([]string, 0, len(owners))
@@ -799,7 +803,7 @@ func (ix *Index) prefixContext(q netip.Prefix, sp pgroup) string {
 		ents = ix.pfx4
 	}
 	var names []string
-	last := int32(-1)
+	last := noOwner
 	for _, e := range ents[sp.off : sp.off+sp.n] {
 		if o := ix.rows[e.row].owner; o != last {
 			last = o
@@ -840,7 +844,7 @@ func (ix *Index) asnCands(cs []cand, n uint32, role headsupv1.AsnRole) []cand {
 func (ix *Index) emailCands(cs []cand, e string) []cand {
 	var one [1]int32
 	start, alone := len(cs), false
-	for _, r := range ix.emails.get(e, &one) {
+	for _, r := range ix.get(&ix.emails, e, &one) {
 		cs = append(cs, ix.cand(r, RuleEmailAddress, Strong))
 		alone = alone || ix.rows[r].alone
 	}
@@ -848,15 +852,15 @@ func (ix *Index) emailCands(cs []cand, e string) []cand {
 		// Every address at the domain is the owner's of an exact match.
 		return cs
 	}
-	var exact map[int32]bool // reading a nil map is fine
+	var exact map[uint32]bool // reading a nil map is fine
 	for _, c := range cs[start:] {
 		if exact == nil {
-			exact = map[int32]bool{}
+			exact = map[uint32]bool{}
 		}
 		exact[c.owner] = true
 	}
 	dom := e[strings.LastIndexByte(e, '@')+1:]
-	for _, r := range ix.mailDoms.get(dom, &one) {
+	for _, r := range ix.get(&ix.mailDoms, dom, &one) {
 		if !exact[ix.rows[r].owner] {
 			cs = append(cs, ix.cand(r, RuleEmailDomain, Weak))
 		}
