@@ -22,8 +22,18 @@ const (
 // part, white space, control characters or RFC 5322 specials in the local
 // part (so no quoted local parts), and IP-literal domains.
 func Email(s string) (string, error) {
+	local, host, err := emailParts(s)
+	if err != nil {
+		return "", err
+	}
+	return local + "@" + host, nil
+}
+
+// emailParts is [Email] returning the normal local part and domain
+// unjoined: Validate compares them with the notice's address in place.
+func emailParts(s string) (local, host string, err error) {
 	in := s
-	bad := func(reason string) (string, error) { return "", fieldErr("", in, reason) }
+	bad := func(reason string) (string, string, error) { return "", "", fieldErr("", in, reason) }
 	if !utf8.ValidString(s) {
 		return bad("is not valid UTF-8")
 	}
@@ -35,7 +45,11 @@ func Email(s string) (string, error) {
 	if !ok || strings.Contains(domain, "@") {
 		return bad("is not an e-mail address: it needs exactly one '@'")
 	}
-	local = foldLocal(local)
+	folded := foldLocal(local)
+	// When local was already folded (every notice verified), the fixed
+	// point check below is the call just made.
+	stable := folded == local
+	local = folded
 	if local == "" {
 		return bad("has an empty local part")
 	}
@@ -47,7 +61,7 @@ func Email(s string) (string, error) {
 			return bad(fmt.Sprintf("has a character not allowed in the local part: %U", r))
 		}
 	}
-	if foldLocal(local) != local {
+	if !stable && foldLocal(local) != local {
 		return bad("has no stable normal form")
 	}
 	domain = strings.TrimSpace(domain)
@@ -58,11 +72,16 @@ func Email(s string) (string, error) {
 	if err != nil {
 		return bad("has an invalid domain: " + reasonOf(err))
 	}
-	out := local + "@" + h
-	if len(out) > maxEmailLen {
+	if len(local)+len("@")+len(h) > maxEmailLen {
 		return bad("is longer than 254 octets")
 	}
-	return out, nil
+	return local, h, nil
+}
+
+// isEmail reports whether s is local@host.
+func isEmail(s, local, host string) bool {
+	return len(s) == len(local)+1+len(host) && strings.HasPrefix(s, local) &&
+		s[len(local)] == '@' && strings.HasSuffix(s, host)
 }
 
 // foldLocal is NFC, then lower case, then NFC again (lower-casing can

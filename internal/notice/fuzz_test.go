@@ -57,6 +57,7 @@ func noticeSeeds(t testing.TB) map[string][]byte {
 func TestWriteFuzzSeeds(t *testing.T) {
 	corpora := map[string]map[string]string{
 		"FuzzHost": {}, "FuzzPrefix": {}, "FuzzOrganisation": {}, "FuzzUnmarshal": {},
+		"FuzzHostFastPath": {}, "FuzzUnknownScan": {}, "FuzzFoldASCII": {},
 	}
 	for i, s := range hostSeeds {
 		corpora["FuzzHost"][fmt.Sprintf("seed-%02d", i)] = fmt.Sprintf("go test fuzz v1\nstring(%q)\n", s)
@@ -66,9 +67,16 @@ func TestWriteFuzzSeeds(t *testing.T) {
 	}
 	for i, s := range organisationSeeds {
 		corpora["FuzzOrganisation"][fmt.Sprintf("seed-%02d", i)] = fmt.Sprintf("go test fuzz v1\nstring(%q)\n", s)
+		corpora["FuzzFoldASCII"][fmt.Sprintf("seed-%02d", i)] = fmt.Sprintf("go test fuzz v1\nstring(%q)\n", s)
 	}
 	for name, b := range noticeSeeds(t) {
 		corpora["FuzzUnmarshal"][name] = fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", b)
+	}
+	for i, s := range hostFastPathSeeds {
+		corpora["FuzzHostFastPath"][fmt.Sprintf("seed-%02d", i)] = fmt.Sprintf("go test fuzz v1\nstring(%q)\n", s)
+	}
+	for name, b := range unknownScanSeeds(t) {
+		corpora["FuzzUnknownScan"][name] = fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", b)
 	}
 	for target, files := range corpora {
 		dir := filepath.Join("testdata", "fuzz", target)
@@ -86,7 +94,7 @@ func TestWriteFuzzSeeds(t *testing.T) {
 			got, err := os.ReadFile(path)
 			// Marshalled notices are compared for presence only: proto
 			// encoding may change between library versions.
-			if err != nil || target != "FuzzUnmarshal" && string(got) != content {
+			if err != nil || target != "FuzzUnmarshal" && target != "FuzzUnknownScan" && string(got) != content {
 				t.Errorf("%s is missing or stale; run go test -run TestWriteFuzzSeeds -update-seeds", path)
 			}
 		}
@@ -141,6 +149,9 @@ func FuzzPrefix(f *testing.F) {
 			t.Fatalf("Prefix(%q) = %v is not in normal form", s, p)
 		}
 		text := PrefixString(p)
+		if string(p.AppendTo(nil)) != text {
+			t.Fatalf("Prefix(%q) = %v: AppendTo writes %q, PrefixString %q", s, p, p.AppendTo(nil), text)
+		}
 		again, err := Prefix(text, testNet)
 		if err != nil || again != p || PrefixString(again) != text {
 			t.Fatalf("Prefix(%q) = %v, but Prefix(%q) = %v, %v", s, p, text, again, err)

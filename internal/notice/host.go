@@ -44,21 +44,62 @@ func Host(s string) (string, error) {
 	case strings.HasPrefix(s, "["), isIPLiteral(s):
 		return bad("is an IP literal, not a host name")
 	}
-	a, err := hostProfile.ToASCII(s)
+	if isPlainLDH(s) {
+		// IDNA returns such a name unchanged and without error (FuzzHost
+		// checks), so s is its own normal form if its shape is right; the
+		// IDNA library costs more than the rest of Host together.
+		if err := checkHostShape(s); err != "" {
+			return bad(err)
+		}
+		return s, nil
+	}
+	mapped, err := hostProfile.ToASCII(s)
 	if err != nil {
 		return bad("is not a valid host name: " + err.Error())
 	}
-	a = strings.ToLower(a)
-	a = strings.TrimSuffix(a, ".")
+	a := strings.TrimSuffix(strings.ToLower(mapped), ".")
 	if err := checkHostShape(a); err != "" {
 		return bad(err)
 	}
 	// The normal form must be a fixed point, or a notice written from it
-	// would fail validation elsewhere.
+	// would fail validation elsewhere. When IDNA gave s back unchanged and
+	// nothing else changed it, ToASCII(a) is that same call: known already.
+	if mapped == s && a == s {
+		return a, nil
+	}
 	if b, err := hostProfile.ToASCII(a); err != nil || b != a {
 		return bad("has no stable normal form")
 	}
 	return a, nil
+}
+
+// isPlainLDH reports whether s is a host name that the IDNA lookup profile
+// returns unchanged and accepts: labels of lower-case letters, digits and
+// hyphens, none empty (so no trailing dot), none starting or ending with a
+// hyphen, none with hyphens in its third and fourth places (the "xn--" of
+// A-labels, which IDNA decodes and checks, and the reserved "ab--" form it
+// refuses), with DNS lengths. Everything else goes through IDNA.
+func isPlainLDH(s string) bool {
+	if s == "" || len(s) > maxHostLen {
+		return false
+	}
+	start := 0
+	for i := 0; i <= len(s); i++ {
+		if i < len(s) && s[i] != '.' {
+			c := s[i]
+			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+				return false
+			}
+			continue
+		}
+		l := s[start:i]
+		if l == "" || len(l) > maxLabelLen || l[0] == '-' || l[len(l)-1] == '-' ||
+			len(l) >= 4 && l[2] == '-' && l[3] == '-' {
+			return false
+		}
+		start = i + 1
+	}
+	return true
 }
 
 // checkHostShape checks the DNS-level rules IDNA's lookup profile leaves to

@@ -83,18 +83,28 @@ func phraseSet(phrases ...string) map[string]int {
 // It refuses names with fewer than 4 letters and names made only of generic
 // words ("Cloud Hosting Services Ltd").
 func Organisation(s string) (name, key string, err error) {
+	if name, err = organisationName(s); err != nil {
+		return "", "", err
+	}
+	return name, strings.ReplaceAll(name, " ", ""), nil
+}
+
+// organisationName is [Organisation] without the key, which Validate does
+// not need.
+func organisationName(s string) (string, error) {
 	in := s
-	bad := func(reason string) (string, string, error) { return "", "", fieldErr("", in, reason) }
+	bad := func(reason string) (string, error) { return "", fieldErr("", in, reason) }
 	if !utf8.ValidString(s) {
 		return bad("is not valid UTF-8")
 	}
 	if len(s) > maxOrgInput {
 		return bad("is too long for an organisation name")
 	}
-	name = foldOrganisation(s)
+	name := foldOrganisation(s)
 	// The normal form must be a fixed point (folding can, in rare scripts,
-	// produce text that folds further).
-	if foldOrganisation(name) != name {
+	// produce text that folds further). When s was already folded (every
+	// notice verified), foldOrganisation(name) is the call just made.
+	if name != s && foldOrganisation(name) != name {
 		return bad("has no stable normal form")
 	}
 	letters := 0
@@ -110,7 +120,7 @@ func Organisation(s string) (name, key string, err error) {
 		return bad("is longer than 256 bytes")
 	}
 	generic := true
-	for _, w := range strings.Fields(name) {
+	for w := range strings.FieldsSeq(name) {
 		if genericWords[w] == 0 && legalForms[w] == 0 {
 			generic = false
 			break
@@ -119,15 +129,21 @@ func Organisation(s string) (name, key string, err error) {
 	if generic {
 		return bad("has only generic words; it would match unrelated companies")
 	}
-	return name, strings.ReplaceAll(name, " ", ""), nil
+	return name, nil
 }
 
 // foldOrganisation is one pass of the organisation normaliser.
 func foldOrganisation(s string) string {
-	// A cases.Caser keeps state and is not safe for concurrent use, so each
-	// call builds its own.
-	s = norm.NFKC.String(cases.Fold().String(norm.NFKC.String(s)))
+	if isASCII(s) {
+		// What NFKC, case folding and NFKC again do to ASCII (the common
+		// case, and every name in normal form that is ASCII), without the
+		// transformers' copies; TestFoldASCII and FuzzFoldASCII check.
+		s = strings.ToLower(s)
+	} else {
+		s = foldText(s)
+	}
 	var b strings.Builder
+	b.Grow(len(s))
 	space := false
 	for _, r := range s {
 		switch {
@@ -145,7 +161,11 @@ func foldOrganisation(s string) string {
 			// "epiqhosting" (the key is the same either way).
 		}
 	}
+	// The builder holds words joined by single spaces already (no letter,
+	// number or mark is white space), so only a dropped legal form needs
+	// them joined again.
 	words := strings.Fields(b.String())
+	all := len(words)
 	for {
 		n := trailingLegalForm(words)
 		if n == 0 {
@@ -153,7 +173,27 @@ func foldOrganisation(s string) string {
 		}
 		words = words[:len(words)-n]
 	}
+	if len(words) == all {
+		return b.String()
+	}
 	return strings.Join(words, " ")
+}
+
+// foldText is NFKC, then Unicode case folding, then NFKC again (folding
+// can leave text that is not NFKC). A cases.Caser keeps state and is not
+// safe for concurrent use, so each call builds its own.
+func foldText(s string) string {
+	return norm.NFKC.String(cases.Fold().String(norm.NFKC.String(s)))
+}
+
+// isASCII reports whether s is all ASCII.
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
 
 // trailingLegalForm returns the word count of the longest legal form that

@@ -109,8 +109,8 @@ func (v *validator) notice() error {
 		return err
 	}
 	for i, e := range n.Evidence {
-		if err := checkEvidence(fmt.Sprintf("evidence[%d]", i), e); err != nil {
-			return err
+		if err := checkEvidence(e); err != nil {
+			return atIndex(err, "evidence", i)
 		}
 	}
 	if err := v.structure(); err != nil {
@@ -197,12 +197,11 @@ func (v *validator) audience() error {
 	}
 	seen := make(map[string]bool, len(n.Audience))
 	for i, m := range n.Audience {
-		p := fmt.Sprintf("audience[%d]", i)
 		if !ValidMemberID(m) {
-			return fieldErr(p, m, "is not a member id")
+			return atIndex(fieldErr("", m, "is not a member id"), "audience", i)
 		}
 		if seen[m] {
-			return fieldErr(p, m, "is listed twice")
+			return atIndex(fieldErr("", m, "is listed twice"), "audience", i)
 		}
 		seen[m] = true
 	}
@@ -289,140 +288,152 @@ func countIdentifiers(n *headsupv1.Notice) int {
 	return c
 }
 
+// Below, entities, identifiers and their parts report errors with paths
+// relative to themselves, and each caller places them (withPath, atIndex).
+// So a path is written only for the error returned, not for every field of
+// every valid notice verified.
+
 func (v *validator) entities() error {
 	n := v.n
 	if n.Subject != nil {
-		if err := v.entity("subject", n.Subject, roleSubject); err != nil {
-			return err
+		if err := v.entity(n.Subject, roleSubject); err != nil {
+			return withPath(err, "subject")
 		}
 	}
 	if s := n.Sighting; s != nil {
 		if s.Host == nil {
 			return fieldErr("sighting.host", "", "is required")
 		}
-		if err := v.entity("sighting.host", s.Host, roleSightingHost); err != nil {
-			return err
+		if err := v.entity(s.Host, roleSightingHost); err != nil {
+			return withPath(err, "sighting.host")
 		}
 		if len(s.About) == 0 {
 			return fieldErr("sighting.about", "", "needs at least one CUSTOMER_SUSPENDED notice")
 		}
 		seen := make(map[[2]string]bool, len(s.About))
 		for i, ref := range s.About {
-			p := fmt.Sprintf("sighting.about[%d]", i)
-			if ref == nil {
-				return fieldErr(p, "", "is empty")
+			if err := v.noticeRef(ref, seen); err != nil {
+				return atIndex(err, "sighting.about", i)
 			}
-			if !ValidMemberID(ref.Issuer) {
-				return fieldErr(p+".issuer", ref.Issuer, "is not a member id")
-			}
-			if !ValidNoticeID(ref.Id) {
-				return fieldErr(p+".id", ref.Id, "is not a canonical lower-case UUIDv7")
-			}
-			if ref.Issuer == n.Issuer && ref.Id == n.Id {
-				return fieldErr(p, ref.Issuer+"/"+ref.Id, "is this notice itself")
-			}
-			k := [2]string{ref.Issuer, ref.Id}
-			if seen[k] {
-				return fieldErr(p, ref.Issuer+"/"+ref.Id, "is listed twice")
-			}
-			seen[k] = true
 		}
 	}
 	for i, r := range n.Relations {
-		p := fmt.Sprintf("relations[%d]", i)
-		if r == nil {
-			return fieldErr(p, "", "is empty")
-		}
-		if err := checkEnum(p+".kind", r.Kind, true); err != nil {
-			return err
-		}
-		if r.Entity == nil {
-			return fieldErr(p+".entity", "", "is required")
-		}
-		if err := v.entity(p+".entity", r.Entity, roleRelation); err != nil {
-			return err
+		if err := v.relation(r); err != nil {
+			return atIndex(err, "relations", i)
 		}
 	}
 	return nil
 }
 
-func (v *validator) entity(path string, e *headsupv1.Entity, role entityRole) error {
-	if e.Member != "" && !ValidMemberID(e.Member) {
-		return fieldErr(path+".member", e.Member, "is not a member id")
+// noticeRef checks one notice of sighting.about, not listed before (seen).
+func (v *validator) noticeRef(ref *headsupv1.NoticeRef, seen map[[2]string]bool) error {
+	if ref == nil {
+		return fieldErr("", "", "is empty")
 	}
-	if err := checkText(path+".label", e.Label, maxEntityLabelBytes); err != nil {
+	if !ValidMemberID(ref.Issuer) {
+		return fieldErr("issuer", ref.Issuer, "is not a member id")
+	}
+	if !ValidNoticeID(ref.Id) {
+		return fieldErr("id", ref.Id, "is not a canonical lower-case UUIDv7")
+	}
+	if ref.Issuer == v.n.Issuer && ref.Id == v.n.Id {
+		return fieldErr("", ref.Issuer+"/"+ref.Id, "is this notice itself")
+	}
+	k := [2]string{ref.Issuer, ref.Id}
+	if seen[k] {
+		return fieldErr("", ref.Issuer+"/"+ref.Id, "is listed twice")
+	}
+	seen[k] = true
+	return nil
+}
+
+func (v *validator) relation(r *headsupv1.Relation) error {
+	if r == nil {
+		return fieldErr("", "", "is empty")
+	}
+	if err := checkEnum("kind", r.Kind, true); err != nil {
+		return err
+	}
+	if r.Entity == nil {
+		return fieldErr("entity", "", "is required")
+	}
+	if err := v.entity(r.Entity, roleRelation); err != nil {
+		return withPath(err, "entity")
+	}
+	return nil
+}
+
+func (v *validator) entity(e *headsupv1.Entity, role entityRole) error {
+	if e.Member != "" && !ValidMemberID(e.Member) {
+		return fieldErr("member", e.Member, "is not a member id")
+	}
+	if err := checkText("label", e.Label, maxEntityLabelBytes); err != nil {
 		return err
 	}
 	if len(e.Identifiers) == 0 && e.Member == "" {
-		return fieldErr(path, "", "needs at least one identifier or a member id")
+		return fieldErr("", "", "needs at least one identifier or a member id")
 	}
 	for i, id := range e.Identifiers {
-		// Built on every identifier of every notice verified: a plain
-		// concatenation costs a fraction of fmt.Sprintf.
-		if err := v.identifier(path+".identifiers["+strconv.Itoa(i)+"]", id, role); err != nil {
-			return err
+		if err := v.identifier(id, role); err != nil {
+			return atIndex(err, "identifiers", i)
 		}
 	}
 	return nil
 }
 
-func (v *validator) identifier(path string, id *headsupv1.Identifier, role entityRole) error {
+func (v *validator) identifier(id *headsupv1.Identifier, role entityRole) error {
 	if id == nil {
-		return fieldErr(path, "", "is empty")
+		return fieldErr("", "", "is empty")
 	}
 	observable := false // a host or an address: needs an observation on a sighting host
 	switch x := id.Value.(type) {
 	case nil:
-		return fieldErr(path, "", "has no value: one of host, address, asn, email, organisation, registration, hashed is required")
+		return fieldErr("", "", "has no value: one of host, address, asn, email, organisation, registration, hashed is required")
 	case *headsupv1.Identifier_Host:
 		observable = true
-		p := path + ".host"
 		h, err := Host(x.Host)
 		if err != nil {
-			return withPath(err, p)
+			return withPath(err, "host")
 		}
 		if h != x.Host {
-			return notNormal(p, x.Host, h)
+			return notNormal("host", x.Host, h)
 		}
 		if role == roleSubject && IsPublicSuffix(h) {
-			return fieldErr(p, h, "is a public suffix; a subject must name one customer, not everyone under it")
+			return fieldErr("host", h, "is a public suffix; a subject must name one customer, not everyone under it")
 		}
 	case *headsupv1.Identifier_Address:
 		observable = true
-		if err := v.address(path+".address", x.Address, role); err != nil {
-			return err
+		if err := v.address(x.Address, role); err != nil {
+			return withPath(err, "address")
 		}
 	case *headsupv1.Identifier_Asn:
-		p := path + ".asn"
 		if x.Asn == nil {
-			return fieldErr(p, "", "is empty")
+			return fieldErr("asn", "", "is empty")
 		}
 		if err := CheckASN(x.Asn.Number, v.opts); err != nil {
-			return withPath(err, p+".number")
+			return withPath(err, "asn.number")
 		}
-		if err := checkEnum(p+".role", x.Asn.Role, true); err != nil {
+		if err := checkEnum("asn.role", x.Asn.Role, true); err != nil {
 			return err
 		}
 	case *headsupv1.Identifier_Email:
-		p := path + ".email"
-		e, err := Email(x.Email)
+		local, host, err := emailParts(x.Email)
 		if err != nil {
-			return withPath(err, p)
+			return withPath(err, "email")
 		}
-		if e != x.Email {
-			return notNormal(p, x.Email, e)
+		if !isEmail(x.Email, local, host) {
+			return notNormal("email", x.Email, local+"@"+host)
 		}
 	case *headsupv1.Identifier_Organisation:
-		p := path + ".organisation"
-		o, _, err := Organisation(x.Organisation)
+		o, err := organisationName(x.Organisation)
 		if err != nil {
-			return withPath(err, p)
+			return withPath(err, "organisation")
 		}
 		if o != x.Organisation {
-			return notNormal(p, x.Organisation, o)
+			return notNormal("organisation", x.Organisation, o)
 		}
 	case *headsupv1.Identifier_Registration:
-		p := path + ".registration"
+		const p = "registration"
 		r := x.Registration
 		if r == nil {
 			return fieldErr(p, "", "is empty")
@@ -445,106 +456,116 @@ func (v *validator) identifier(path string, id *headsupv1.Identifier, role entit
 			return notNormal(p+".country", r.Country, country)
 		}
 	case *headsupv1.Identifier_Hashed:
-		p := path + ".hashed"
 		h, err := Hashed(x.Hashed)
 		if err != nil {
-			return withPath(err, p)
+			return withPath(err, "hashed")
 		}
 		if h != x.Hashed {
-			return notNormal(p, x.Hashed, h)
+			return notNormal("hashed", x.Hashed, h)
 		}
 	default:
-		return fieldErrf(path, "", "has an unsupported value type %T", x)
+		return fieldErrf("", "", "has an unsupported value type %T", x)
 	}
 	if id.Observation != nil {
-		if err := v.observation(path+".observation", id.Observation); err != nil {
-			return err
+		if err := v.observation(id.Observation); err != nil {
+			return withPath(err, "observation")
 		}
 	} else if role == roleSightingHost && observable {
-		return fieldErr(path+".observation", "", "is required on a sighting host's hosts and addresses")
+		return fieldErr("observation", "", "is required on a sighting host's hosts and addresses")
 	}
 	return nil
 }
 
-func (v *validator) address(path string, a *headsupv1.Address, role entityRole) error {
+func (v *validator) address(a *headsupv1.Address, role entityRole) error {
 	if a == nil {
-		return fieldErr(path, "", "is empty")
+		return fieldErr("", "", "is empty")
 	}
 	p, err := Prefix(a.Prefix, v.opts)
 	if err != nil {
-		return withPath(err, path+".prefix")
+		return withPath(err, "prefix")
 	}
 	// Unmasked or unmapped text is a second spelling of the same prefix;
 	// the signed bytes must carry the one normal form.
-	if want := PrefixString(p); want != a.Prefix {
-		return notNormal(path+".prefix", a.Prefix, want)
+	// Compared as bytes on the stack: PrefixString would allocate twice
+	// for every address of every notice verified. AppendTo writes what
+	// PrefixString returns (FuzzPrefix checks).
+	var buf [64]byte // the longest text, IPv6 with "/128", is 43 bytes
+	if string(p.AppendTo(buf[:0])) != a.Prefix {
+		return notNormal("prefix", a.Prefix, PrefixString(p))
 	}
 	v.ipv4 += ipv4Addresses(p)
 
-	if err := checkEnum(path+".role", a.Role, false); err != nil {
+	if err := checkEnum("role", a.Role, false); err != nil {
 		return err
 	}
 	suspendedSubject := role == roleSubject && v.n.Kind == headsupv1.NoticeKind_NOTICE_KIND_CUSTOMER_SUSPENDED
 	switch {
 	case suspendedSubject && a.Role == headsupv1.AddressRole_ADDRESS_ROLE_UNSPECIFIED:
-		return fieldErr(path+".role", "", "is required on the addresses of a CUSTOMER_SUSPENDED subject")
+		return fieldErr("role", "", "is required on the addresses of a CUSTOMER_SUSPENDED subject")
 	case !suspendedSubject && a.Role != headsupv1.AddressRole_ADDRESS_ROLE_UNSPECIFIED:
-		return fieldErr(path+".role", a.Role.String(), "is only allowed on the addresses of a CUSTOMER_SUSPENDED subject")
+		return fieldErr("role", a.Role.String(), "is only allowed on the addresses of a CUSTOMER_SUSPENDED subject")
 	}
 	if a.Role == headsupv1.AddressRole_ADDRESS_ROLE_ASSIGNED {
 		if a.AssignedUntil == nil {
-			return fieldErr(path+".assigned_until", "", "is required with ADDRESS_ROLE_ASSIGNED")
+			return fieldErr("assigned_until", "", "is required with ADDRESS_ROLE_ASSIGNED")
 		}
-		if err := checkTime(path+".assigned_until", a.AssignedUntil); err != nil {
+		if err := checkTime("assigned_until", a.AssignedUntil); err != nil {
 			return err
 		}
 	} else if a.AssignedUntil != nil {
-		return fieldErr(path+".assigned_until", formatTime(a.AssignedUntil), "is only allowed with ADDRESS_ROLE_ASSIGNED")
+		return fieldErr("assigned_until", formatTime(a.AssignedUntil), "is only allowed with ADDRESS_ROLE_ASSIGNED")
 	}
 	return nil
 }
 
-func (v *validator) observation(path string, o *headsupv1.Observation) error {
+func (v *validator) observation(o *headsupv1.Observation) error {
 	if o.ObservedAt == nil {
-		return fieldErr(path+".observed_at", "", "is required")
+		return fieldErr("observed_at", "", "is required")
 	}
-	if err := checkTime(path+".observed_at", o.ObservedAt); err != nil {
+	if err := checkTime("observed_at", o.ObservedAt); err != nil {
 		return err
 	}
 	// Times were checked before entities, so issued_at is present.
 	if o.ObservedAt.Seconds > v.n.IssuedAt.Seconds {
-		return fieldErr(path+".observed_at", formatTime(o.ObservedAt), "is after issued_at")
+		return fieldErr("observed_at", formatTime(o.ObservedAt), "is after issued_at")
 	}
-	if err := checkEnum(path+".method", o.Method, true); err != nil {
+	if err := checkEnum("method", o.Method, true); err != nil {
 		return err
 	}
 	for i, e := range o.Evidence {
-		if err := checkEvidence(fmt.Sprintf("%s.evidence[%d]", path, i), e); err != nil {
-			return err
+		if err := checkEvidence(e); err != nil {
+			return atIndex(err, "evidence", i)
 		}
 	}
 	return nil
 }
 
-func checkEvidence(path string, e *headsupv1.Evidence) error {
+// checkEvidence checks one evidence entry; error paths are relative to it.
+func checkEvidence(e *headsupv1.Evidence) error {
 	if e == nil {
-		return fieldErr(path, "", "is empty")
+		return fieldErr("", "", "is empty")
 	}
 	if e.Url == "" && e.Sha256 == "" && e.Description == "" {
-		return fieldErr(path, "", "needs a url, a sha256 or a description")
+		return fieldErr("", "", "needs a url, a sha256 or a description")
 	}
 	if e.Url != "" {
-		if err := checkHTTPS(path+".url", e.Url); err != nil {
+		if err := checkHTTPS("url", e.Url); err != nil {
 			return err
 		}
 	}
 	if e.Sha256 != "" && !isSHA256Hex(e.Sha256) {
-		return fieldErr(path+".sha256", e.Sha256, "is not 64 lower-case hex digits")
+		return fieldErr("sha256", e.Sha256, "is not 64 lower-case hex digits")
 	}
-	if err := checkText(path+".description", e.Description, maxDescriptionBytes); err != nil {
+	if err := checkText("description", e.Description, maxDescriptionBytes); err != nil {
 		return err
 	}
-	return checkEnum(path+".tlp", e.Tlp, true)
+	return checkEnum("tlp", e.Tlp, true)
+}
+
+// atIndex places err, whose path is relative to element i of the list at
+// path, in the notice.
+func atIndex(err error, path string, i int) error {
+	return withPath(err, path+"["+strconv.Itoa(i)+"]")
 }
 
 // checkHTTPS accepts an absolute https URL with a host and no user
