@@ -336,7 +336,7 @@ func putEntry(ctx context.Context, tx execer, e entryRow) error {
 
 // putEntries stores es, entriesPerInsert to a statement.
 func putEntries(ctx context.Context, tx execer, es []entryRow) error {
-	args := make([]any, 0, 11*entriesPerInsert)
+	var args []any // only for full statements: a live commit has one entry
 	for len(es) >= entriesPerInsert {
 		args = args[:0]
 		for _, e := range es[:entriesPerInsert] {
