@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -68,6 +69,10 @@ func (e *env) endToEndWith(ctx context.Context, mode bus.FsyncMode) ([]Row, erro
 		index[s.ID] = i
 	}
 	arrived := newArrivals(len(ns))
+	// Where the time goes: when the agent's store first held each
+	// notice's sequence (Committed), against its sink's durable write.
+	seqs := make([]atomic.Uint64, len(ns))
+	var committed commits
 
 	h, err := StartHub(ctx, e.dir("e2e-hub"), fed.Path, mode)
 	if err != nil {
@@ -83,6 +88,7 @@ func (e *env) endToEndWith(ctx context.Context, mode bus.FsyncMode) ([]Row, erro
 				}
 			}
 		},
+		Committed: func(seq uint64) { committed.add(seq, time.Now()) },
 	})
 	if err != nil {
 		return nil, err
@@ -106,28 +112,33 @@ func (e *env) endToEndWith(ctx context.Context, mode bus.FsyncMode) ([]Row, erro
 	var p99s []round
 	rounds, err := interleave(func(r int) (float64, error) {
 		batch := ns[r*n : (r+1)*n]
-		lat, err := openLoop(ctx, batch, interval, func(s Signed) error {
-			_, err := h.Client.Publish(ctx, &headsupv1.PublishRequest{Envelope: s.Env})
+		delivered := func(i int) (time.Time, bool) { return arrived.get(1 + r*n + i) }
+		lat, start, err := openLoop(ctx, batch, interval, func(s Signed) error {
+			resp, err := h.Client.Publish(ctx, &headsupv1.PublishRequest{Envelope: s.Env})
+			seqs[index[s.ID]].Store(resp.GetSequence())
 			return err
-		}, func(i int) (time.Time, bool) { return arrived.get(1 + r*n + i) })
+		}, delivered)
 		if err != nil {
 			return 0, err
 		}
 		p50, p99 := percentile(lat, 0.50), percentile(lat, 0.99)
 		p99s = append(p99s, round{value: p99})
-		e.logf("end-to-end (fsync=%s) round %d: headsup p50 %.1f ms p99 %.1f ms", mode, r+1, p50, p99)
+		toCommit, toSink := stages(start, interval, len(batch), func(i int) (time.Time, bool) {
+			return committed.when(seqs[1+r*n+i].Load())
+		}, delivered)
+		e.logf("end-to-end (fsync=%s) round %d: headsup p50 %.1f ms p99 %.1f ms (p50 to the agent's commit %.2f ms, then to the sink %.2f ms)", mode, r+1, p50, p99, toCommit, toSink)
 		return p50, nil
 	}, func(r int) (float64, error) {
 		batch := ns[r*n : (r+1)*n]
-		lat, err := openLoop(ctx, batch, interval, pipe.Publish, func(i int) (time.Time, bool) {
-			return pipe.arrived.get(r*n + i)
-		})
+		durable := func(i int) (time.Time, bool) { return pipe.arrived.get(r*n + i) }
+		lat, start, err := openLoop(ctx, batch, interval, pipe.Publish, durable)
 		if err != nil {
 			return 0, err
 		}
 		p50, p99 := percentile(lat, 0.50), percentile(lat, 0.99)
 		p99s[r].baseline = p99
-		e.logf("end-to-end (fsync=%s) round %d: bare pipeline p50 %.1f ms p99 %.1f ms", mode, r+1, p50, p99)
+		toClient, toDisk := stages(start, interval, len(batch), func(i int) (time.Time, bool) { return pipe.received.get(r*n + i) }, durable)
+		e.logf("end-to-end (fsync=%s) round %d: bare pipeline p50 %.1f ms p99 %.1f ms (p50 to the client %.2f ms, then verified and on disk %.2f ms)", mode, r+1, p50, p99, toClient, toDisk)
 		return p50, nil
 	})
 	if err != nil {
@@ -143,8 +154,8 @@ func (e *env) endToEndWith(ctx context.Context, mode bus.FsyncMode) ([]Row, erro
 // openLoop sends batch[i] at start + i·interval whatever the previous
 // sends' progress (an open loop: a slow system does not slow the
 // schedule), then waits for every arrival and returns the latencies in
-// milliseconds from each scheduled time.
-func openLoop(ctx context.Context, batch []Signed, interval time.Duration, send func(Signed) error, arrival func(i int) (time.Time, bool)) ([]float64, error) {
+// milliseconds from each scheduled time, and start.
+func openLoop(ctx context.Context, batch []Signed, interval time.Duration, send func(Signed) error, arrival func(i int) (time.Time, bool)) ([]float64, time.Time, error) {
 	start := time.Now().Add(10 * time.Millisecond)
 	errs := make(chan error, len(batch))
 	var wg sync.WaitGroup
@@ -159,7 +170,7 @@ func openLoop(ctx context.Context, batch []Signed, interval time.Duration, send 
 	wg.Wait()
 	close(errs)
 	if err := <-errs; err != nil {
-		return nil, fmt.Errorf("send: %w", err)
+		return nil, start, fmt.Errorf("send: %w", err)
 	}
 	deadline := time.Now().Add(60 * time.Second)
 	lat := make([]float64, len(batch))
@@ -171,12 +182,58 @@ func openLoop(ctx context.Context, batch []Signed, interval time.Duration, send 
 				break
 			}
 			if time.Now().After(deadline) || ctx.Err() != nil {
-				return nil, fmt.Errorf("notice %d of %d: %w (60 s after the last send)", i, len(batch), errMissing)
+				return nil, start, fmt.Errorf("notice %d of %d: %w (60 s after the last send)", i, len(batch), errMissing)
 			}
 			time.Sleep(2 * time.Millisecond)
 		}
 	}
-	return lat, nil
+	return lat, start, nil
+}
+
+// stages splits the latency of n notices scheduled from start at interval
+// at a point on their way (mid): the medians, in milliseconds, from the
+// schedule to mid and from mid to the end. Notices without both times
+// are left out.
+func stages(start time.Time, interval time.Duration, n int, mid, end func(i int) (time.Time, bool)) (toMid, midToEnd float64) {
+	var a, b []float64
+	for i := range n {
+		m, ok1 := mid(i)
+		d, ok2 := end(i)
+		if !ok1 || !ok2 {
+			continue
+		}
+		a = append(a, float64(m.Sub(start.Add(time.Duration(i)*interval)))/float64(time.Millisecond))
+		b = append(b, float64(d.Sub(m))/float64(time.Millisecond))
+	}
+	return percentile(a, 0.5), percentile(b, 0.5)
+}
+
+// commits records when the agent's store first held each sequence, from
+// its Committed callback (the cursor after each commit).
+type commits struct {
+	mu  sync.Mutex
+	seq []uint64
+	at  []time.Time
+}
+
+func (c *commits) add(seq uint64, t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.seq) == 0 || seq > c.seq[len(c.seq)-1] {
+		c.seq, c.at = append(c.seq, seq), append(c.at, t)
+	}
+}
+
+// when returns when seq was first committed: by the first commit whose
+// cursor reached it.
+func (c *commits) when(seq uint64) (time.Time, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	i, _ := slices.BinarySearch(c.seq, seq)
+	if seq == 0 || i == len(c.seq) {
+		return time.Time{}, false
+	}
+	return c.at[i], true
 }
 
 // percentile returns the q-quantile of xs (nearest rank).
@@ -242,9 +299,11 @@ type pipe struct {
 	conn    *grpc.ClientConn
 	pub     ed25519.PublicKey
 	index   map[string]int // JWS → position in the scenario's batches
-	arrived *arrivals
-	cancel  context.CancelFunc
-	done    chan error
+	arrived *arrivals      // durable in the client's file
+	// received is when the client's stream delivered each notice.
+	received *arrivals
+	cancel   context.CancelFunc
+	done     chan error
 }
 
 type pipeService interface{}
@@ -256,7 +315,7 @@ func startPipe(ctx context.Context, dir string, mode bus.FsyncMode, pub ed25519.
 	if err != nil {
 		return nil, err
 	}
-	p := &pipe{raw: raw, pub: pub, index: make(map[string]int, len(ns)), arrived: newArrivals(len(ns))}
+	p := &pipe{raw: raw, pub: pub, index: make(map[string]int, len(ns)), arrived: newArrivals(len(ns)), received: newArrivals(len(ns))}
 	for i, s := range ns {
 		p.index[s.Env.GetJws()] = i
 	}
@@ -369,10 +428,14 @@ func (p *pipe) consume(stream grpc.ClientStream, f *os.File) error {
 				recvErr <- err
 				return
 			}
+			at := time.Now()
 			env := &headsupv1.Envelope{}
 			if err := proto.Unmarshal(m.GetValue(), env); err != nil {
 				recvErr <- err
 				return
+			}
+			if i, ok := p.index[env.GetJws()]; ok {
+				p.received.set(i, at)
 			}
 			input, sig, err := splitJWS(env.GetJws())
 			if err != nil || !ed25519.Verify(p.pub, input, sig) {
