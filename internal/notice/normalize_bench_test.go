@@ -51,14 +51,7 @@ func BenchmarkNormalize(b *testing.B) {
 // BenchmarkValidate is what every verifier runs on a notice already in
 // normal form.
 func BenchmarkValidate(b *testing.B) {
-	n := benchNotice()
-	if err := notice.Fill(n, time.Now()); err != nil {
-		b.Fatal(err)
-	}
-	opts := notice.Options{TestNetwork: true}
-	if err := notice.Normalize(n, opts); err != nil {
-		b.Fatal(err)
-	}
+	n, opts := normalBenchNotice(b)
 	b.ReportAllocs()
 	for b.Loop() {
 		if err := notice.Validate(n, opts); err != nil {
@@ -70,14 +63,7 @@ func BenchmarkValidate(b *testing.B) {
 // BenchmarkUnmarshal is what every verifier runs on the notice bytes of an
 // envelope: decode, look for unknown fields, validate.
 func BenchmarkUnmarshal(b *testing.B) {
-	n := benchNotice()
-	if err := notice.Fill(n, time.Now()); err != nil {
-		b.Fatal(err)
-	}
-	opts := notice.Options{TestNetwork: true}
-	if err := notice.Normalize(n, opts); err != nil {
-		b.Fatal(err)
-	}
+	n, opts := normalBenchNotice(b)
 	raw, err := proto.MarshalOptions{Deterministic: true}.Marshal(n)
 	if err != nil {
 		b.Fatal(err)
@@ -115,4 +101,19 @@ func BenchmarkNormalizeIdentifier(b *testing.B) {
 			}
 		})
 	}
+}
+
+// normalBenchNotice is benchNotice filled in and in normal form, with the
+// options it was normalised under.
+func normalBenchNotice(b *testing.B) (*headsupv1.Notice, notice.Options) {
+	b.Helper()
+	n := benchNotice()
+	if err := notice.Fill(n, time.Now()); err != nil {
+		b.Fatal(err)
+	}
+	opts := notice.Options{TestNetwork: true}
+	if err := notice.Normalize(n, opts); err != nil {
+		b.Fatal(err)
+	}
+	return n, opts
 }
